@@ -1,0 +1,79 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-ociclient",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "OCISpec", targets: ["OCISpec"]),
+        .library(name: "OCIReference", targets: ["OCIReference"]),
+        .library(name: "OCIContent", targets: ["OCIContent"]),
+        .library(name: "OCICredentials", targets: ["OCICredentials"]),
+        .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
+        .library(name: "OCIClient", targets: ["OCIClient"]),
+        .library(name: "OCITesting", targets: ["OCITesting"]),
+        .executable(name: "ocictl", targets: ["ocictl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // Spec types: digests, media types, descriptors, manifests. No I/O.
+        .target(name: "OCISpec", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Distribution references: parsing and normalisation.
+        .target(name: "OCIReference", dependencies: ["OCISpec"]),
+        // The content protocols every store implements, byte streams, verification, the memory store.
+        .target(name: "OCIContent", dependencies: ["OCISpec", "OCIReference"]),
+        // Credentials: docker config files and the keyring.
+        .target(name: "OCICredentials", dependencies: [
+            "OCIReference",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The registry client: transport, auth, the distribution API.
+        .target(name: "OCIRegistry", dependencies: [
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The Go ociclient API on top of the registry client.
+        .target(name: "OCIClient", dependencies: [
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Test support: real registry processes, a token server and an in-process HTTP fake.
+        .target(name: "OCITesting", dependencies: [
+            "OCISpec",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "ocictl", dependencies: [
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
+        .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
+        .testTarget(name: "OCICredentialsTests", dependencies: ["OCICredentials"]),
+        .testTarget(name: "OCIRegistryTests", dependencies: [
+            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent",
+        ]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import OCICredentials
+
+/// When the client may speak plain HTTP to a registry.
+public enum PlainHTTPPolicy: Sendable, Hashable {
+    /// HTTPS only, except that loopback, private (RFC 1918) and `.local` hosts may fall back to HTTP.
+    case privateHostsOnly
+    /// Any host may fall back to HTTP when HTTPS fails (Go: `AllowPlainHttp`).
+    case allowed
+    /// HTTPS only, even for loopback hosts.
+    case never
+}
+
+/// TLS settings of one client. Nothing here touches process-wide state.
+public struct TLSOptions: Sendable, Hashable {
+    /// PEM files with extra CA certificates to trust, added to the system's roots.
+    public var caFiles: [String]
+    /// Skip certificate verification (dangerous; for test registries only).
+    public var insecureSkipVerify: Bool
+
+    public init(caFiles: [String] = [], insecureSkipVerify: Bool = false) {
+        self.caFiles = caFiles
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// How failed requests are retried: network errors, 408, 429 and 5xx, with exponential backoff and jitter.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Attempts in all, the first included.
+    public var maxAttempts: Int
+    /// The first backoff; it doubles each retry.
+    public var initialBackoff: Duration
+    /// No backoff is longer than this, `Retry-After` included.
+    public var maxBackoff: Duration
+
+    public init(maxAttempts: Int = 5, initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(30)) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// No retries.
+    public static let none = RetryPolicy(maxAttempts: 1)
+}
+
+/// Settings of a `RegistryClient`.
+public struct RegistryClientConfiguration: Sendable {
+    public var plainHTTP: PlainHTTPPolicy
+    public var tls: TLSOptions
+    /// Where credentials come from; nil means anonymous.
+    public var credentials: (any CredentialSource)?
+    public var retry: RetryPolicy
+    /// Connect timeout per connection.
+    public var connectTimeout: Duration
+    /// The longest wait for the next bytes of a response (a stalled transfer fails after it).
+    public var readTimeout: Duration
+    /// How many blobs move at once in copies and pulls.
+    public var concurrency: Int
+    public var userAgent: String
+    public var logger: Logger
+
+    public init(
+        plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLSOptions = TLSOptions(),
+        credentials: (any CredentialSource)? = nil, retry: RetryPolicy = RetryPolicy(),
+        connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
+        userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.plainHTTP = plainHTTP
+        self.tls = tls
+        self.credentials = credentials
+        self.retry = retry
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.concurrency = max(1, concurrency)
+        self.userAgent = userAgent
+        self.logger = logger
+    }
+}

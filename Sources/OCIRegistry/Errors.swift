@@ -1,0 +1,102 @@
+import OCISpec
+
+/// One entry of a registry's error body (`{"errors":[{"code","message","detail"}]}`).
+public struct RegistryErrorDetail: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var code: String
+    public var message: String?
+    public var detail: JSONValue?
+
+    public var description: String {
+        var s = code
+        if let message, !message.isEmpty { s += ": \(message)" }
+        if let detail, detail != .null, let text = try? JSONCoding.encode(detail),
+           let str = String(bytes: text, encoding: .utf8) {
+            s += " (detail: \(str.prefix(200)))"
+        }
+        return s
+    }
+
+    /// Decodes a distribution error body; nil when the body is not one.
+    static func decodeList(_ body: [UInt8]) -> [RegistryErrorDetail]? {
+        struct Envelope: Decodable { var errors: [RegistryErrorDetail]? }
+        guard !body.isEmpty, let env = try? JSONCoding.decode(Envelope.self, from: body), let errors = env.errors,
+              !errors.isEmpty else { return nil }
+        return errors
+    }
+}
+
+/// Errors of the registry client. Each says what failed, with what, and what to do.
+public enum RegistryError: Error, Sendable, CustomStringConvertible {
+    /// The registry answered with an error status. `errors` holds its decoded error body; `bodySnippet` the start
+    /// of a body that was not a distribution error document.
+    case registry(operation: String, target: String, status: Int, errors: [RegistryErrorDetail], bodySnippet: String?)
+    /// The manifest, blob, tag or repository does not exist.
+    case notFound(operation: String, target: String, errors: [RegistryErrorDetail])
+    /// Credentials are missing or were refused (401).
+    case unauthorized(operation: String, target: String, errors: [RegistryErrorDetail])
+    /// The credentials are valid but lack the rights (403, or a token without the requested actions).
+    case denied(operation: String, target: String, errors: [RegistryErrorDetail])
+    /// The registry could not be reached.
+    case transport(host: String, underlying: String)
+    /// TLS failed: an untrusted certificate, a name mismatch or a handshake failure.
+    case tls(host: String, underlying: String)
+    /// The host answers only over plain HTTP, which is not allowed for it.
+    case plainHTTPNotAllowed(host: String)
+    /// The registry's answer breaks the protocol.
+    case invalidResponse(operation: String, target: String, why: String)
+    /// A redirect or upload location tried to leave HTTPS, loop, or go on too long.
+    case unsafeRedirect(from: String, to: String, why: String)
+    /// The token service refused or failed.
+    case tokenService(realm: String, status: Int?, why: String)
+    /// The manifest is larger than the 4 MiB limit.
+    case manifestTooLarge(target: String, size: Int64)
+    /// The operation needs something the caller did not give.
+    case invalidArgument(String)
+
+    public var description: String {
+        func list(_ e: [RegistryErrorDetail]) -> String { e.isEmpty ? "" : ": " + e.map(\.description).joined(separator: "; ") }
+        switch self {
+        case .registry(let op, let target, let status, let errors, let snippet):
+            var s = "\(op) \(target) failed with status code \(status)\(list(errors))"
+            if errors.isEmpty, let snippet, !snippet.isEmpty { s += ": \(snippet)" }
+            return s
+        case .notFound(let op, let target, let errors):
+            return "\(op) \(target): not found\(list(errors))"
+        case .unauthorized(let op, let target, let errors):
+            return "\(op) \(target): unauthorized\(list(errors)); check the credentials (ocictl login, --registry-config)"
+        case .denied(let op, let target, let errors):
+            return "\(op) \(target): denied: requested access to the resource is denied\(list(errors)); the credentials lack the rights for this"
+        case .transport(let host, let why):
+            return "cannot reach registry \(host): \(why)"
+        case .tls(let host, let why):
+            return "TLS with \(host) failed: \(why); trust its CA with --ca-file, or skip verification with --insecure"
+        case .plainHTTPNotAllowed(let host):
+            return "registry \(host) does not answer over HTTPS; allow plain HTTP with --plain-http if it is yours"
+        case .invalidResponse(let op, let target, let why):
+            return "\(op) \(target): invalid response from registry: \(why)"
+        case .unsafeRedirect(let from, let to, let why):
+            return "refused redirect from \(from) to \(to): \(why)"
+        case .tokenService(let realm, let status, let why):
+            return "token request to \(realm) failed\(status.map { " with status code \($0)" } ?? ""): \(why)"
+        case .manifestTooLarge(let target, let size):
+            return "manifest \(target) is \(size) bytes, more than the limit of \(ContentLimits.maxManifestBytes)"
+        case .invalidArgument(let why):
+            return why
+        }
+    }
+
+    /// The registry's error codes, if any (e.g. `MANIFEST_UNKNOWN`, `DENIED`).
+    public var codes: [String] {
+        switch self {
+        case .registry(_, _, _, let e, _), .notFound(_, _, let e), .unauthorized(_, _, let e), .denied(_, _, let e):
+            return e.map(\.code)
+        default: return []
+        }
+    }
+
+    /// True for not-found errors.
+    public var isNotFound: Bool {
+        if case .notFound = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,230 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOHTTP1
+import OCICredentials
+import OCIReference
+
+/// The state the client keeps for one registry host: the scheme found by the ping, the auth challenge,
+/// credentials looked up for it, and bearer tokens cached per scope set until they expire. Concurrent
+/// requests share one ping and one token fetch per scope set.
+actor RegistryHost {
+    /// What the ping learned.
+    struct PingResult: Sendable {
+        var scheme: String
+        var challenge: AuthChallenge?
+    }
+
+    struct CachedToken: Sendable {
+        var token: String
+        var expires: ContinuousClock.Instant
+    }
+
+    let host: String
+    private let transport: HTTPTransport
+    private let configuration: RegistryClientConfiguration
+    private var pingTask: Task<PingResult, any Error>?
+    private var tokens: [String: CachedToken] = [:]
+    private var tokenTasks: [String: Task<CachedToken, any Error>] = [:]
+    private var credentialCache: [String: Credential] = [:]
+    /// A refresh token returned by the token server; it replaces the stored identity token for this run.
+    private var refreshedIdentityToken: String?
+    /// Counters for tests and diagnostics.
+    private(set) var pingCount = 0
+    private(set) var tokenFetchCount = 0
+
+    init(host: String, transport: HTTPTransport, configuration: RegistryClientConfiguration) {
+        self.host = host
+        self.transport = transport
+        self.configuration = configuration
+    }
+
+    /// Pings the registry once (coalesced) and returns the scheme and challenge.
+    func ping() async throws -> PingResult {
+        if let task = pingTask {
+            do { return try await task.value } catch {
+                pingTask = nil
+                throw error
+            }
+        }
+        let task = Task { try await self.performPing() }
+        pingTask = task
+        do { return try await task.value } catch {
+            pingTask = nil
+            throw error
+        }
+    }
+
+    private func performPing() async throws -> PingResult {
+        pingCount += 1
+        let mayUseHTTP: Bool
+        switch configuration.plainHTTP {
+        case .allowed: mayUseHTTP = true
+        case .never: mayUseHTTP = false
+        case .privateHostsOnly: mayUseHTTP = HostClassifier.allowsPlainHTTPByDefault(host)
+        }
+        var httpsError: (any Error)?
+        for scheme in mayUseHTTP ? ["https", "http"] : ["https"] {
+            guard let url = URL(string: "\(scheme)://\(host)/v2/") else {
+                throw RegistryError.invalidArgument("invalid registry host \"\(host)\"")
+            }
+            do {
+                var headers = HTTPHeaders()
+                headers.add(name: "User-Agent", value: configuration.userAgent)
+                let response = try await transport.execute(method: .GET, url: url, headers: headers, body: nil)
+                let body = try await readLimited(response.body, limit: 64 * 1024)
+                switch response.status.code {
+                case 200..<300:
+                    return PingResult(scheme: scheme, challenge: nil)
+                case 401:
+                    let challenges = response.headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+                    let chosen = challenges.first { $0.scheme == .bearer } ?? challenges.first { $0.scheme == .basic }
+                    return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
+                default:
+                    throw RegistryError.registry(operation: "ping", target: url.absoluteString,
+                                                 status: Int(response.status.code),
+                                                 errors: RegistryErrorDetail.decodeList(body) ?? [],
+                                                 bodySnippet: snippet(body))
+                }
+            } catch let error as RegistryError {
+                switch error {
+                case .transport, .tls:
+                    if scheme == "https" { httpsError = error; continue }
+                    if let httpsError { throw httpsError }
+                    throw error
+                default:
+                    throw error
+                }
+            }
+        }
+        if let httpsError { throw httpsError }
+        throw RegistryError.transport(host: host, underlying: "no usable scheme")
+    }
+
+    /// The `Authorization` value for a request needing `scopes`, or nil for anonymous access.
+    func authorization(scopes: [String], repository: String) async throws -> String? {
+        let ping = try await ping()
+        guard let challenge = ping.challenge else { return nil }
+        let credential = try await credential(repository: repository)
+        switch challenge.scheme {
+        case .basic, .other:
+            if let registryToken = credential.registryToken, !registryToken.isEmpty { return "Bearer \(registryToken)" }
+            if let user = credential.username, let pass = credential.password, !user.isEmpty || !pass.isEmpty {
+                return "Basic " + Data("\(user):\(pass)".utf8).base64EncodedString()
+            }
+            return nil
+        case .bearer:
+            if let registryToken = credential.registryToken, !registryToken.isEmpty { return "Bearer \(registryToken)" }
+            let token = try await bearerToken(challenge: challenge, scopes: scopes, credential: credential)
+            return "Bearer \(token.token)"
+        }
+    }
+
+    /// Forgets the token for `scopes` (after the registry rejected it).
+    func invalidate(scopes: [String]) {
+        tokens[Self.key(scopes)] = nil
+    }
+
+    /// Applies a challenge received on a request: a changed realm or scheme replaces the ping's.
+    func updateChallenge(_ challenge: AuthChallenge) async {
+        guard let current = try? await ping() else { return }
+        if current.challenge?.scheme != challenge.scheme || current.challenge?.realm != challenge.realm {
+            var updated = current
+            updated.challenge = AuthChallenge(scheme: challenge.scheme,
+                                              parameters: challenge.parameters.filter { $0.key != "scope" && $0.key != "error" })
+            pingTask = Task { updated }
+            tokens.removeAll()
+        }
+    }
+
+    private func credential(repository: String) async throws -> Credential {
+        if let cached = credentialCache[repository] { return cached }
+        var credential = Credential.anonymous
+        if let source = configuration.credentials {
+            credential = try await source.credential(forHost: host, repository: repository) ?? .anonymous
+        }
+        if let refreshed = refreshedIdentityToken { credential.identityToken = refreshed }
+        credentialCache[repository] = credential
+        return credential
+    }
+
+    private static func key(_ scopes: [String]) -> String { scopes.sorted().joined(separator: " ") }
+
+    private func bearerToken(challenge: AuthChallenge, scopes: [String], credential: Credential) async throws -> CachedToken {
+        let key = Self.key(scopes)
+        if let cached = tokens[key], cached.expires > .now { return cached }
+        if let task = tokenTasks[key] { return try await task.value }
+        let task = Task { try await self.fetchToken(challenge: challenge, scopes: scopes, credential: credential) }
+        tokenTasks[key] = task
+        defer { tokenTasks[key] = nil }
+        let token = try await task.value
+        tokens[key] = token
+        return token
+    }
+
+    private func fetchToken(challenge: AuthChallenge, scopes: [String], credential: Credential) async throws -> CachedToken {
+        tokenFetchCount += 1
+        guard let realmString = challenge.realm, let realm = URL(string: realmString), let realmScheme = realm.scheme,
+              realmScheme == "https" || realmScheme == "http"
+        else {
+            throw RegistryError.tokenService(realm: challenge.realm ?? "(none)", status: nil,
+                                             why: "the registry's Bearer challenge has no usable realm")
+        }
+        let service = challenge.service ?? host
+        let sendsCredentials = try realmMayReceiveCredentials(realm)
+        let client = TokenClient(transport: transport, userAgent: configuration.userAgent, logger: configuration.logger)
+        let response: TokenClient.Response
+        if let identity = credential.identityToken, !identity.isEmpty, sendsCredentials {
+            response = try await client.fetchWithRefreshToken(realm: realm, service: service, scopes: scopes,
+                                                              refreshToken: identity,
+                                                              fallbackCredential: credential)
+        } else {
+            response = try await client.fetch(realm: realm, service: service, scopes: scopes,
+                                              credential: sendsCredentials ? credential : .anonymous)
+        }
+        if let refresh = response.refreshToken, !refresh.isEmpty {
+            refreshedIdentityToken = refresh
+            credentialCache.removeAll()
+        }
+        // Leeway: a token is renewed a little before it expires.
+        let lifetime = max(1, response.expiresIn ?? 60)
+        let leeway = min(30, max(1, lifetime / 10))
+        return CachedToken(token: response.token, expires: .now + .seconds(lifetime - leeway))
+    }
+
+    /// Credentials go to a token realm over HTTPS, or over HTTP only to the registry's own host or to a host that
+    /// may be reached over plain HTTP under the client's policy.
+    private func realmMayReceiveCredentials(_ realm: URL) throws -> Bool {
+        if realm.scheme == "https" { return true }
+        let realmHost = (realm.host ?? "").lowercased()
+        let registryHost = HostClassifier.hostOnly(host).lowercased()
+        if realmHost == registryHost { return true }
+        switch configuration.plainHTTP {
+        case .allowed: return true
+        case .never: return false
+        case .privateHostsOnly: return HostClassifier.allowsPlainHTTPByDefault(realmHost)
+        }
+    }
+
+    func counters() -> (pings: Int, tokens: Int) { (pingCount, tokenFetchCount) }
+}
+
+/// Reads at most `limit` bytes of a body, discarding the rest.
+func readLimited(_ body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
+    var out: [UInt8] = []
+    for try await var chunk in body {
+        if out.count < limit {
+            let take = min(limit - out.count, chunk.readableBytes)
+            if let bytes = chunk.readBytes(length: take) { out.append(contentsOf: bytes) }
+        }
+    }
+    return out
+}
+
+/// The start of a body as text, for error messages.
+func snippet(_ body: [UInt8]) -> String? {
+    guard !body.isEmpty else { return nil }
+    let text = String(decoding: body.prefix(200), as: UTF8.self)
+        .replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+    return text.isEmpty ? nil : text
+}

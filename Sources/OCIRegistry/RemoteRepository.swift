@@ -1,0 +1,427 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OCIContent
+import OCIReference
+import OCISpec
+
+/// One repository of a registry, as a content target: resolve, fetch, exists, push, tag, plus tag listing,
+/// deletion and cross-repository mount. Manifests keep their exact bytes; blobs stream, verified.
+public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
+    let client: RegistryClient
+    /// The host requests go to (Docker Hub's API host for Docker Hub).
+    public let host: String
+    /// The repository path.
+    public let name: String
+    public let access: RepositoryAccess
+
+    init(client: RegistryClient, host: String, name: String, access: RepositoryAccess) {
+        self.client = client
+        self.host = host
+        self.name = name
+        self.access = access
+    }
+
+    var scopes: [String] {
+        switch access {
+        case .pull: return ["repository:\(name):pull"]
+        case .push: return ["repository:\(name):pull,push"]
+        case .delete: return ["repository:\(name):delete,pull,push"]
+        }
+    }
+
+    private var session: RegistryHost { client.registryHost(host) }
+
+    private func url(_ path: String, query: String? = nil) async throws -> URL {
+        let scheme = try await session.ping().scheme
+        let text = "\(scheme)://\(host)/v2/\(name)/\(path)" + (query.map { "?\($0)" } ?? "")
+        guard let url = URL(string: text) else { throw RegistryError.invalidArgument("cannot build a URL for \(host)/\(name)") }
+        return url
+    }
+
+    private func target(_ reference: String) -> String {
+        reference.contains(":") && Digest(reference) != nil ? "\(host)/\(name)@\(reference)" : "\(host)/\(name):\(reference)"
+    }
+
+    private func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
+                      scopes: [String]? = nil, operation: String, target: String) async throws -> HTTPClientResponse {
+        let request = RegistryRequest(method: method, url: url, headers: headers, body: body, scopes: scopes ?? self.scopes,
+                                      repository: name, operation: operation, target: target)
+        return try await client.perform(request, on: session)
+    }
+
+    private func fail(_ response: HTTPClientResponse, operation: String, target: String) async -> RegistryError {
+        let body = (try? await readLimited(response.body, limit: 64 * 1024)) ?? []
+        return errorFor(status: Int(response.status.code), headers: response.headers, body: body,
+                        operation: operation, target: target)
+    }
+
+    private static var acceptHeaders: HTTPHeaders {
+        var h = HTTPHeaders()
+        h.add(name: "Accept", value: MediaType.manifestAccept.joined(separator: ", "))
+        return h
+    }
+
+    // MARK: resolve and manifests
+
+    /// Resolves a tag or digest to the manifest's descriptor (HEAD with the full Accept list; GET and hash when
+    /// the registry gives no digest). A digest that names no manifest is looked up as a blob.
+    public func resolve(_ reference: String) async throws -> Descriptor {
+        let target = target(reference)
+        let refDigest = Digest(reference)
+        let response = try await send(.HEAD, try await url("manifests/\(reference)"), headers: Self.acceptHeaders,
+                                      operation: "resolve", target: target)
+        _ = try? await readLimited(response.body, limit: 0)
+        switch response.status.code {
+        case 200:
+            let contentType = response.headers.first(name: "Content-Type").map(MediaType.normalise) ?? ""
+            let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { Digest($0) }
+            let length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+            if let length, length > Int64(ContentLimits.maxManifestBytes) {
+                throw RegistryError.manifestTooLarge(target: target, size: length)
+            }
+            if let digest = refDigest ?? headerDigest, let length, MediaType.isManifest(contentType) || contentType == "text/plain" {
+                if let refDigest, let headerDigest, refDigest.algorithm == headerDigest.algorithm, refDigest != headerDigest {
+                    throw RegistryError.invalidResponse(operation: "resolve", target: target,
+                                                        why: "the registry answered with digest \(headerDigest)")
+                }
+                let mt = contentType == "text/plain" ? MediaType.dockerSchema1SignedManifest : contentType
+                return Descriptor(mediaType: mt, digest: digest, size: length)
+            }
+            return try await fetchManifest(reference).descriptor
+        case 404 where refDigest != nil:
+            return try await resolveBlob(reference, target: target)
+        case 405, 501:
+            return try await fetchManifest(reference).descriptor
+        default:
+            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "resolve", target: target)
+        }
+    }
+
+    private func resolveBlob(_ reference: String, target: String) async throws -> Descriptor {
+        guard let digest = Digest(reference) else { throw RegistryError.invalidArgument("invalid digest \(reference)") }
+        let response = try await send(.HEAD, try await url("blobs/\(digest)"), operation: "resolve", target: target)
+        _ = try? await readLimited(response.body, limit: 0)
+        guard response.status.code == 200 else {
+            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "resolve", target: target)
+        }
+        let size = response.headers.first(name: "Content-Length").flatMap { Int64($0) } ?? -1
+        let mt = response.headers.first(name: "Content-Type").map(MediaType.normalise) ?? "application/octet-stream"
+        return Descriptor(mediaType: mt, digest: digest, size: size)
+    }
+
+    /// A manifest's descriptor and exact bytes, by tag or digest. The digest is computed over the bytes received
+    /// (over the JWS payload for signed schema1) and checked against the reference and the registry's header.
+    public func fetchManifest(_ reference: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let target = target(reference)
+        let response = try await send(.GET, try await url("manifests/\(reference)"), headers: Self.acceptHeaders,
+                                      operation: "fetch manifest", target: target)
+        guard response.status.code == 200 else { throw await fail(response, operation: "fetch manifest", target: target) }
+        if let length = response.headers.first(name: "Content-Length").flatMap({ Int64($0) }),
+           length > Int64(ContentLimits.maxManifestBytes) {
+            throw RegistryError.manifestTooLarge(target: target, size: length)
+        }
+        let bytes = try await readLimited(response.body, limit: ContentLimits.maxManifestBytes + 1)
+        guard bytes.count <= ContentLimits.maxManifestBytes else {
+            throw RegistryError.manifestTooLarge(target: target, size: Int64(bytes.count))
+        }
+        var mediaType = response.headers.first(name: "Content-Type").map(MediaType.normalise) ?? ""
+        if mediaType == "text/plain" { mediaType = MediaType.dockerSchema1SignedManifest }
+        if !MediaType.isManifest(mediaType) {
+            mediaType = ManifestDocument.sniffMediaType(bytes) ?? mediaType
+        }
+        let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { Digest($0) }
+        let refDigest = Digest(reference)
+        let algorithm = refDigest?.algorithm ?? headerDigest?.algorithm ?? .sha256
+        let hashed = MediaType.isSchema1(mediaType) ? Schema1.payload(of: bytes) : bytes
+        let digest = Digest.of(hashed, algorithm: algorithm)
+        if let refDigest, refDigest != digest {
+            throw ContentError.digestMismatch(expected: refDigest, actual: digest)
+        }
+        if let headerDigest, headerDigest.algorithm == algorithm, headerDigest != digest {
+            throw RegistryError.invalidResponse(operation: "fetch manifest", target: target,
+                                                why: "content digest \(digest) differs from the registry's \(headerDigest)")
+        }
+        return (Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count)), bytes)
+    }
+
+    /// Uploads manifest bytes exactly as given, to a tag or (when `reference` is nil) to its digest.
+    /// The Content-Type is the media type. Returns the descriptor of what was pushed.
+    @discardableResult
+    public func pushManifest(_ bytes: [UInt8], mediaType: String, reference: String? = nil) async throws -> Descriptor {
+        guard bytes.count <= ContentLimits.maxManifestBytes else {
+            throw RegistryError.manifestTooLarge(target: "\(host)/\(name)", size: Int64(bytes.count))
+        }
+        let descriptor = Descriptor.of(bytes, mediaType: mediaType)
+        let ref = reference ?? descriptor.digest.description
+        let target = target(ref)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: mediaType)
+        let response = try await send(.PUT, try await url("manifests/\(ref)"), headers: headers, body: .bytes(bytes),
+                                      scopes: pushScopes, operation: "push manifest", target: target)
+        guard (200..<300).contains(response.status.code) else {
+            throw await fail(response, operation: "push manifest", target: target)
+        }
+        _ = try? await readLimited(response.body, limit: 64 * 1024)
+        if let returned = response.headers.first(name: "Docker-Content-Digest").flatMap({ Digest($0) }),
+           returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest, !MediaType.isSchema1(mediaType) {
+            throw RegistryError.invalidResponse(operation: "push manifest", target: target,
+                                                why: "the registry stored digest \(returned), expected \(descriptor.digest)")
+        }
+        return descriptor
+    }
+
+    private var pushScopes: [String] {
+        access == .pull ? ["repository:\(name):pull,push"] : scopes
+    }
+
+    // MARK: fetch and exists
+
+    public func fetch(_ descriptor: Descriptor) async throws -> ByteStream {
+        if MediaType.isManifest(descriptor.mediaType) {
+            let (fetched, bytes) = try await fetchManifest(descriptor.digest.description)
+            if descriptor.size >= 0, fetched.size != descriptor.size {
+                throw ContentError.sizeMismatch(digest: descriptor.digest, expected: descriptor.size, actual: fetched.size)
+            }
+            return ByteStream(bytes: bytes)
+        }
+        let expectedSize = descriptor.size >= 0 ? descriptor.size : nil
+        let verification = VerificationTarget(digest: descriptor.digest, size: expectedSize)
+        for external in descriptor.urls ?? [] {
+            guard let u = URL(string: external), u.scheme == "https" || u.scheme == "http" else { continue }
+            if let stream = try? await openExternal(u) { return stream.verifying(verification) }
+        }
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let blobURL = try await url("blobs/\(descriptor.digest)")
+        let download = BlobDownload(repository: self, url: blobURL, target: target)
+        try await download.start()
+        return ByteStream { { try await download.next() } }.verifying(verification)
+    }
+
+    private func openExternal(_ url: URL) async throws -> ByteStream {
+        let response = try await client.transport.execute(method: .GET, url: url,
+                                                          headers: ["User-Agent": client.configuration.userAgent], body: nil)
+        guard response.status.code == 200 else {
+            _ = try? await readLimited(response.body, limit: 4096)
+            throw RegistryError.notFound(operation: "fetch", target: url.redactedString, errors: [])
+        }
+        let box = BodyBox(response.body)
+        return ByteStream { { try await box.next() } }
+    }
+
+    /// Opens a blob download at `offset` (a Range request when offset > 0). Used by `BlobDownload`.
+    func openBlob(_ url: URL, offset: Int64, target: String) async throws -> HTTPClientResponse {
+        var headers = HTTPHeaders()
+        if offset > 0 { headers.add(name: "Range", value: "bytes=\(offset)-") }
+        let response = try await send(.GET, url, headers: headers, operation: "fetch blob", target: target)
+        let expected: UInt = offset > 0 ? 206 : 200
+        guard response.status.code == expected else {
+            if offset > 0, response.status.code == 200 {
+                _ = try? await readLimited(response.body, limit: 0)
+                throw RegistryError.invalidResponse(operation: "fetch blob", target: target, why: "the registry cannot resume (no range support)")
+            }
+            throw await fail(response, operation: "fetch blob", target: target)
+        }
+        return response
+    }
+
+    public func exists(_ descriptor: Descriptor) async throws -> Bool {
+        let isManifest = MediaType.isManifest(descriptor.mediaType)
+        let path = isManifest ? "manifests/\(descriptor.digest)" : "blobs/\(descriptor.digest)"
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let response = try await send(.HEAD, try await url(path), headers: isManifest ? Self.acceptHeaders : HTTPHeaders(),
+                                      operation: "check", target: target)
+        _ = try? await readLimited(response.body, limit: 0)
+        switch response.status.code {
+        case 200: return true
+        case 404: return false
+        default:
+            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "check", target: target)
+        }
+    }
+
+    // MARK: push
+
+    /// Pushes a blob (POST, then a streamed PUT to the upload location), or a manifest by digest.
+    /// A blob the repository already has is not uploaded again.
+    public func push(_ descriptor: Descriptor, content: ByteStream) async throws {
+        if MediaType.isManifest(descriptor.mediaType) {
+            let bytes = try await content.verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
+                .collect(upTo: ContentLimits.maxManifestBytes)
+            try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: descriptor.digest.description)
+            return
+        }
+        if try await existsForPush(descriptor) { return }
+        try await upload(descriptor, content: content)
+    }
+
+    private func existsForPush(_ descriptor: Descriptor) async throws -> Bool {
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let response = try await send(.HEAD, try await url("blobs/\(descriptor.digest)"), scopes: pushScopes,
+                                      operation: "check", target: target)
+        _ = try? await readLimited(response.body, limit: 0)
+        return response.status.code == 200
+    }
+
+    func upload(_ descriptor: Descriptor, content: ByteStream) async throws {
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let postURL = try await url("blobs/uploads/")
+        let post = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]), scopes: pushScopes,
+                                  operation: "push blob", target: target)
+        switch post.status.code {
+        case 201:
+            _ = try? await readLimited(post.body, limit: 0)
+            return
+        case 202, 200, 204:
+            _ = try? await readLimited(post.body, limit: 0)
+        default:
+            throw await fail(post, operation: "push blob", target: target)
+        }
+        let putURL = try uploadURL(post.headers.first(name: "Location"), base: postURL, digest: descriptor.digest, target: target)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        let verified = content.verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
+        let put = try await send(.PUT, putURL, headers: headers, body: .stream(verified, length: descriptor.size),
+                                 scopes: pushScopes, operation: "push blob", target: target)
+        guard put.status.code == 201 || put.status.code == 204 || put.status.code == 200 else {
+            throw await fail(put, operation: "push blob", target: target)
+        }
+        _ = try? await readLimited(put.body, limit: 0)
+        if let returned = put.headers.first(name: "Docker-Content-Digest").flatMap({ Digest($0) }),
+           returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest {
+            throw RegistryError.invalidResponse(operation: "push blob", target: target,
+                                                why: "the registry stored digest \(returned), expected \(descriptor.digest)")
+        }
+    }
+
+    /// The upload URL from a `Location` header (relative or absolute; its host is kept), with `digest=` added.
+    /// A Location that would move from HTTPS to HTTP is refused.
+    func uploadURL(_ location: String?, base: URL, digest: Digest?, target: String) throws -> URL {
+        guard let location, let resolved = URL(string: location, relativeTo: base)?.absoluteURL,
+              var components = URLComponents(url: resolved, resolvingAgainstBaseURL: true)
+        else {
+            throw RegistryError.invalidResponse(operation: "push blob", target: target, why: "no upload Location")
+        }
+        guard components.scheme == "https" || (components.scheme == "http" && base.scheme == "http") else {
+            throw RegistryError.unsafeRedirect(from: base.redactedString, to: resolved.redactedString,
+                                               why: "the upload location leaves HTTPS")
+        }
+        if let digest {
+            var items = components.percentEncodedQueryItems ?? []
+            items.append(URLQueryItem(name: "digest", value: digest.description))
+            components.percentEncodedQueryItems = items
+        }
+        guard let url = components.url else {
+            throw RegistryError.invalidResponse(operation: "push blob", target: target, why: "invalid upload Location")
+        }
+        return url
+    }
+
+    /// Points `tag` at a manifest already in the repository (fetches it by digest, then PUTs it to the tag).
+    public func tag(_ descriptor: Descriptor, as reference: String) async throws {
+        guard Reference.isValidTag(reference) else { throw RegistryError.invalidArgument("invalid tag \"\(reference)\"") }
+        let (_, bytes) = try await fetchManifest(descriptor.digest.description)
+        try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: reference)
+    }
+
+    // MARK: listing, delete, mount
+
+    /// Every tag, across pages (`/tags/list?n=1000`, following `Link`), in the order the registry sends them.
+    public func tags() async throws -> [String] {
+        struct Page: Decodable { var tags: [String]? }
+        var all: [String] = []
+        try await client.paginate(first: try await url("tags/list", query: "n=1000"), session: session, scopes: scopes,
+                                  repository: name, operation: "list tags of", target: "\(host)/\(name)") { body in
+            all.append(contentsOf: try JSONCoding.decode(Page.self, from: body).tags ?? [])
+        }
+        return all
+    }
+
+    /// Deletes a manifest (by digest) or a blob.
+    public func delete(_ descriptor: Descriptor) async throws {
+        let isManifest = MediaType.isManifest(descriptor.mediaType)
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let response = try await send(.DELETE, try await url((isManifest ? "manifests/" : "blobs/") + descriptor.digest.description),
+                                      scopes: ["repository:\(name):delete,pull,push"], operation: "delete", target: target)
+        guard (200..<300).contains(response.status.code) else { throw await fail(response, operation: "delete", target: target) }
+        _ = try? await readLimited(response.body, limit: 0)
+    }
+
+    /// Mounts a blob from another repository of this registry. False when the registry answers with an upload
+    /// session instead (the session is cancelled; upload the blob).
+    public func mount(_ descriptor: Descriptor, fromRepository repository: String) async throws -> Bool {
+        let target = "\(host)/\(name)@\(descriptor.digest)"
+        let query = "mount=\(descriptor.digest)&from=\(repository)"
+        let mountScopes = ["repository:\(name):pull,push", "repository:\(repository):pull"]
+        let postURL = try await url("blobs/uploads/", query: query)
+        let response = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]),
+                                      scopes: mountScopes, operation: "mount blob", target: target)
+        _ = try? await readLimited(response.body, limit: 0)
+        switch response.status.code {
+        case 201: return true
+        case 202:
+            if let cancelURL = try? uploadURL(response.headers.first(name: "Location"), base: postURL, digest: nil, target: target) {
+                let cancel = try? await send(.DELETE, cancelURL, scopes: mountScopes, operation: "cancel upload", target: target)
+                if let cancel { _ = try? await readLimited(cancel.body, limit: 0) }
+            }
+            return false
+        default:
+            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "mount blob", target: target)
+        }
+    }
+}
+
+/// A blob download that resumes with `Range` when the connection breaks mid-body.
+final class BlobDownload: @unchecked Sendable {
+    private let repository: RemoteRepository
+    private let url: URL
+    private let target: String
+    private var iterator: HTTPClientResponse.Body.AsyncIterator?
+    private var offset: Int64 = 0
+    private var resumes = 0
+    static let maxResumes = 5
+
+    init(repository: RemoteRepository, url: URL, target: String) {
+        self.repository = repository
+        self.url = url
+        self.target = target
+    }
+
+    func start() async throws {
+        iterator = try await repository.openBlob(url, offset: 0, target: target).body.makeAsyncIterator()
+    }
+
+    func next() async throws -> [UInt8]? {
+        while true {
+            guard var it = iterator else { return nil }
+            do {
+                let chunk = try await it.next()
+                iterator = it
+                guard var buffer = chunk else {
+                    iterator = nil
+                    return nil
+                }
+                offset += Int64(buffer.readableBytes)
+                return buffer.readBytes(length: buffer.readableBytes) ?? []
+            } catch {
+                if error is CancellationError || Task.isCancelled { throw error }
+                guard resumes < Self.maxResumes else { throw HTTPTransport.classify(error, host: repository.host) }
+                resumes += 1
+                iterator = try await repository.openBlob(url, offset: offset, target: target).body.makeAsyncIterator()
+            }
+        }
+    }
+}
+
+/// Holds a response body iterator for a `ByteStream`.
+final class BodyBox: @unchecked Sendable {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    init(_ body: HTTPClientResponse.Body) { iterator = body.makeAsyncIterator() }
+    func next() async throws -> [UInt8]? {
+        guard var buffer = try await iterator.next() else { return nil }
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+}
