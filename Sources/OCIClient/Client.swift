@@ -1,0 +1,197 @@
+import Logging
+import OCIContent
+import OCICredentials
+import OCIReference
+import OCIRegistry
+import OCISpec
+
+/// A source of blobs for pushes (Go: `Store`).
+public protocol BlobStore: Sendable {
+    func get(_ descriptor: Descriptor) async throws -> ByteStream
+}
+
+/// A store made from a closure (Go: `GenericStore`). The closure runs only when the blob is asked for, so a
+/// push that finds the blob at the destination never calls it.
+public struct GenericStore: BlobStore {
+    private let body: @Sendable (Descriptor) async throws -> ByteStream
+    public init(_ body: @escaping @Sendable (Descriptor) async throws -> ByteStream) { self.body = body }
+    public func get(_ descriptor: Descriptor) async throws -> ByteStream { try await body(descriptor) }
+}
+
+/// Any content fetcher (a registry repository, a layout, the memory store) serves as a blob store.
+public struct FetcherStore: BlobStore {
+    public let fetcher: any ContentFetcher
+    public init(_ fetcher: any ContentFetcher) { self.fetcher = fetcher }
+    public func get(_ descriptor: Descriptor) async throws -> ByteStream { try await fetcher.fetch(descriptor) }
+}
+
+/// The Go `ociclient.Client` interface in Swift form: operations addressed by reference strings.
+public protocol OCIClientProtocol: Sendable {
+    /// Resolves a reference to its normalised name and manifest descriptor.
+    func resolve(_ ref: String) async throws -> (name: String, descriptor: Descriptor)
+    /// Streams the content of `descriptor` from the repository of `ref` into `sink`, verified.
+    func fetch(_ ref: String, descriptor: Descriptor, into sink: (@Sendable ([UInt8]) async throws -> Void)) async throws
+    /// Uploads a blob from `store` unless the repository has it.
+    func pushBlob(_ ref: String, descriptor: Descriptor, store: (any BlobStore)?) async throws
+    /// The raw manifest or index of a reference, bytes exactly as stored.
+    func getRawManifest(_ ref: String) async throws -> (descriptor: Descriptor, bytes: [UInt8])
+    /// Uploads a manifest (after its config and layers, from `store`) or an index (only the index).
+    func pushRawManifest(_ ref: String, descriptor: Descriptor, bytes: [UInt8], store: (any BlobStore)?) async throws
+    /// A decoded image manifest (indexes are refused).
+    func getManifest(_ ref: String) async throws -> Manifest
+    /// Encodes and pushes a manifest (OCI media type).
+    func pushManifest(_ ref: String, manifest: Manifest, store: (any BlobStore)?) async throws
+}
+
+/// The Go `ExtendedClient`: listing, which not every registry allows.
+public protocol OCIExtendedClientProtocol: OCIClientProtocol {
+    func listTags(_ ref: String) async throws -> [String]
+    func listRepositories(_ registryHostAndPrefix: String) async throws -> [String]
+}
+
+/// Options of `OCIClient` (Go: `Options` and its `Option` values).
+public struct OCIClientOptions: Sendable {
+    /// Docker config files to read credentials from (besides the default one).
+    public var configPaths: [String] = []
+    /// Allow plain HTTP for any host (Go: `AllowPlainHttp`). Loopback and private hosts may use it anyway.
+    public var allowPlainHTTP = false
+    /// An explicit keyring; when nil one is built from `configPaths` and the default docker config.
+    public var keyring: (any CredentialSource)?
+    /// Media types the caller knows (Go: `WithKnownMediaType`); they are accepted for pushes as blobs.
+    public var knownMediaTypes: Set<String> = MediaType.defaultKnownMediaTypes
+    /// The registry client's settings (TLS, retries, timeouts, concurrency). Its credentials and plain-HTTP policy
+    /// are set from the fields above.
+    public var registry = RegistryClientConfiguration()
+
+    public init() {}
+}
+
+/// The Go `ociclient` client on top of `RegistryClient`.
+public final class OCIClient: OCIExtendedClientProtocol {
+    public let registry: RegistryClient
+    public let options: OCIClientOptions
+
+    /// Builds a client; reads the keyring from the config files unless one is given (Go: `NewClient`).
+    public init(options: OCIClientOptions = OCIClientOptions()) throws {
+        var config = options.registry
+        if let keyring = options.keyring {
+            config.credentials = keyring
+        } else if config.credentials == nil {
+            config.credentials = try KeyringBuilder().fromConfigFiles(options.configPaths).build()
+        }
+        if options.allowPlainHTTP { config.plainHTTP = .allowed }
+        self.options = options
+        self.registry = try RegistryClient(configuration: config)
+    }
+
+    /// Closes connections.
+    public func shutdown() async throws { try await registry.shutdown() }
+
+    private func parse(_ ref: String) throws -> Reference { try Reference(parsing: ref) }
+
+    public func resolve(_ ref: String) async throws -> (name: String, descriptor: Descriptor) {
+        let reference = try parse(ref)
+        guard let r = reference.manifestReference else { throw OCIClientError.invalidArgument("\(ref) has no tag or digest") }
+        let descriptor = try await registry.repository(reference).resolve(r)
+        return (reference.description, descriptor)
+    }
+
+    public func fetch(_ ref: String, descriptor: Descriptor, into sink: (@Sendable ([UInt8]) async throws -> Void)) async throws {
+        let reference = try parse(ref)
+        for try await chunk in try await registry.repository(reference).fetch(descriptor) where !chunk.isEmpty {
+            try await sink(chunk)
+        }
+    }
+
+    public func pushBlob(_ ref: String, descriptor: Descriptor, store: (any BlobStore)?) async throws {
+        let repo = registry.repository(try parse(ref), access: .push)
+        try await pushBlob(descriptor, to: repo, store: store)
+    }
+
+    private func pushBlob(_ descriptor: Descriptor, to repo: RemoteRepository, store: (any BlobStore)?) async throws {
+        if try await repo.exists(descriptor) { return }
+        guard let store else { throw OCIClientError.noStore(descriptor.digest) }
+        try await repo.push(descriptor, content: try await store.get(descriptor))
+    }
+
+    public func getRawManifest(_ ref: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let reference = try parse(ref)
+        guard let r = reference.manifestReference else { throw OCIClientError.invalidArgument("\(ref) has no tag or digest") }
+        let (descriptor, bytes) = try await registry.repository(reference).fetchManifest(r)
+        guard MediaType.isSingleArch(descriptor.mediaType) || MediaType.isMultiArch(descriptor.mediaType)
+                || MediaType.isSchema1(descriptor.mediaType) else {
+            throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
+        }
+        return (descriptor, bytes)
+    }
+
+    public func pushRawManifest(_ ref: String, descriptor: Descriptor, bytes: [UInt8], store: (any BlobStore)?) async throws {
+        guard MediaType.isSingleArch(descriptor.mediaType) || MediaType.isMultiArch(descriptor.mediaType) else {
+            throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
+        }
+        let actual = Digest.of(bytes, algorithm: descriptor.digest.algorithm)
+        guard actual == descriptor.digest, Int64(bytes.count) == descriptor.size else {
+            throw ContentError.digestMismatch(expected: descriptor.digest, actual: actual)
+        }
+        let reference = try parse(ref)
+        let repo = registry.repository(reference, access: .push)
+        if MediaType.isSingleArch(descriptor.mediaType) {
+            let manifest = try JSONCoding.decode(Manifest.self, from: bytes)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let limiter = ConcurrencyLimiter(limit: registry.configuration.concurrency)
+                for blob in Set(manifest.blobs) {
+                    group.addTask { try await limiter.run { try await self.pushBlob(blob, to: repo, store: store) } }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await repo.pushManifest(bytes, mediaType: descriptor.mediaType, reference: reference.manifestReference)
+    }
+
+    public func getManifest(_ ref: String) async throws -> Manifest {
+        let (descriptor, bytes) = try await getRawManifest(ref)
+        guard MediaType.isSingleArch(descriptor.mediaType) else { throw OCIClientError.notAManifest(descriptor.mediaType) }
+        return try JSONCoding.decode(Manifest.self, from: bytes)
+    }
+
+    public func pushManifest(_ ref: String, manifest: Manifest, store: (any BlobStore)?) async throws {
+        let (descriptor, bytes) = try OCIHelpers.descriptor(for: manifest)
+        try await pushRawManifest(ref, descriptor: descriptor, bytes: bytes, store: store)
+    }
+
+    public func listTags(_ ref: String) async throws -> [String] {
+        try await registry.repository(try Reference(parsing: ref, defaultTag: nil)).tags()
+    }
+
+    /// Lists repositories under `host[/prefix]` as full names `host/repo`. A bare host lists all; the prefix
+    /// matches whole path segments.
+    public func listRepositories(_ registryHostAndPrefix: String) async throws -> [String] {
+        var text = Substring(registryHostAndPrefix)
+        if let r = text.range(of: "://") { text = text[r.upperBound...] }
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let host = parts.first.map(String.init), !host.isEmpty else {
+            throw OCIClientError.invalidArgument("expected HOST[/PREFIX], got \"\(registryHostAndPrefix)\"")
+        }
+        let prefix = parts.count > 1 ? String(parts[1]) : ""
+        return try await registry.repositories(host: host, prefix: prefix).map { "\(host)/\($0)" }
+    }
+
+    /// Copies an image or index byte for byte from one reference to another (Go: `Copy`): blobs stream
+    /// from the source, nothing is cached, children go before parents, and what the target has is skipped.
+    public func copy(from srcRef: String, to dstRef: String) async throws {
+        let src = try parse(srcRef)
+        let dst = try parse(dstRef)
+        guard let srcR = src.manifestReference, let dstR = dst.manifestReference else {
+            throw OCIClientError.invalidArgument("copy needs a tag or digest on both references")
+        }
+        let source = registry.repository(src)
+        let destination = registry.repository(dst, access: .push)
+        let root = try await source.resolve(srcR)
+        try await copyGraph(from: source, to: destination, root: root,
+                            options: CopyOptions(concurrency: registry.configuration.concurrency))
+        if dst.tag != nil {
+            let (_, bytes) = try await source.fetchManifest(root.digest.description)
+            try await destination.pushManifest(bytes, mediaType: root.mediaType, reference: dstR)
+        }
+    }
+}

@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import OCIClient
+import OCIContent
+import OCICredentials
+import OCIReference
+import OCIRegistry
+import OCISpec
+
+struct DescriptorOutput: Encodable {
+    var mediaType: String
+    var digest: String
+    var size: Int64
+    var artifactType: String?
+    var annotations: [String: String]?
+    init(_ d: Descriptor) {
+        mediaType = d.mediaType
+        digest = d.digest.description
+        size = d.size
+        artifactType = d.artifactType
+        annotations = d.annotations
+    }
+}
+
+func parseReference(_ text: String, requireTagOrDigest: Bool = true) throws -> Reference {
+    let ref = try Reference(parsing: text, defaultTag: requireTagOrDigest ? "latest" : nil)
+    return ref
+}
+
+struct Resolve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the digest, media type and size of a manifest.")
+    @Argument(help: "The reference, e.g. registry.example.com/app:1.0") var reference: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let ref = try parseReference(reference)
+        let descriptor = try await global.withClient { client in
+            try await client.registry.repository(ref).resolve(ref.manifestReference ?? "latest")
+        }
+        if global.json { try Output.json(DescriptorOutput(descriptor)) } else {
+            Output.line("\(descriptor.digest) \(descriptor.mediaType) \(descriptor.size)")
+        }
+    }
+}
+
+struct ManifestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Get or put raw manifests.",
+                                                    subcommands: [Get.self, Put.self])
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a manifest's bytes, exactly as stored, to stdout.")
+        @Argument var reference: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let ref = try parseReference(reference)
+            let (_, bytes) = try await global.withClient { client in
+                try await client.registry.repository(ref).fetchManifest(ref.manifestReference ?? "latest")
+            }
+            try Output.write(bytes)
+        }
+    }
+
+    struct Put: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Upload a manifest file's bytes unchanged to a tag or digest.")
+        @Argument var reference: String
+        @Argument var file: String
+        @Option(name: .customLong("media-type"), help: "The Content-Type; by default the document's mediaType.")
+        var mediaType: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let ref = try parseReference(reference)
+            let bytes = try readSmallFile(file, limit: ContentLimits.maxManifestBytes)
+            guard let mt = mediaType ?? ManifestDocument.sniffMediaType(bytes) else {
+                throw ValidationError("cannot tell the media type of \(file); pass --media-type")
+            }
+            let descriptor = try await global.withClient { client in
+                try await client.registry.repository(ref, access: .push)
+                    .pushManifest(bytes, mediaType: mt, reference: ref.manifestReference)
+            }
+            if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
+        }
+    }
+}
+
+func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read \(path)")
+    }
+    guard data.count <= limit else { throw ValidationError("\(path) is larger than \(limit) bytes") }
+    return [UInt8](data)
+}
+
+/// Size and sha256 digest of a file, read in a streaming pass.
+func describeFile(_ path: String, mediaType: String) async throws -> Descriptor {
+    var hasher = DigestHasher()
+    for try await chunk in ByteStream(fileAt: path) { hasher.update(chunk) }
+    return Descriptor(mediaType: mediaType, digest: hasher.finalize(), size: hasher.count)
+}
+
+struct BlobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "blob", abstract: "Get or put blobs.",
+                                                    subcommands: [Get.self, Put.self])
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Download a blob, verified, to a file or stdout.")
+        @Argument(help: "REPO@DIGEST") var reference: String
+        @Option(name: .shortAndLong, help: "Write to this file (atomically) instead of stdout.") var output: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let ref = try parseReference(reference)
+            guard let digest = ref.digest else { throw ValidationError("blob get needs REPO@DIGEST") }
+            try await global.withClient { client in
+                let repo = client.registry.repository(ref)
+                let descriptor = Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1)
+                let stream = try await repo.fetch(descriptor)
+                if let output {
+                    try await AtomicFileWriter.write(stream, to: output)
+                } else {
+                    for try await chunk in stream where !chunk.isEmpty { try Output.write(chunk) }
+                }
+            }
+        }
+    }
+
+    struct Put: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Upload a file as a blob; prints its descriptor as JSON.")
+        @Argument(help: "REPO") var repository: String
+        @Argument var file: String
+        @Option(name: .customLong("media-type")) var mediaType: String = "application/octet-stream"
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let ref = try parseReference(repository, requireTagOrDigest: false)
+            let descriptor = try await describeFile(file, mediaType: mediaType)
+            try await global.withClient { client in
+                try await client.registry.repository(ref, access: .push).push(descriptor, content: ByteStream(fileAt: file))
+            }
+            try Output.json(DescriptorOutput(descriptor))
+        }
+    }
+}
+
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push files as an OCI artifact: one layer per file, titled with its name.")
+    @Argument var reference: String
+    @Argument var files: [String]
+    @Option(name: .customLong("artifact-type"), help: "The manifest's artifactType.") var artifactType: String?
+    @Option(name: .customLong("annotation"), help: "A manifest annotation KEY=VALUE (repeatable).") var annotations: [String] = []
+    @Option(name: .customLong("layer-media-type"), help: "The media type of each layer.") var layerMediaType = "application/octet-stream"
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let ref = try parseReference(reference)
+        guard !files.isEmpty else { throw ValidationError("push needs at least one file") }
+        var manifestAnnotations: [String: String] = [:]
+        for a in annotations {
+            guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ValidationError("annotation \"\(a)\" is not KEY=VALUE") }
+            manifestAnnotations[String(a[..<eq])] = String(a[a.index(after: eq)...])
+        }
+        var layers: [Descriptor] = []
+        var paths: [Digest: String] = [:]
+        for file in files {
+            var d = try await describeFile(file, mediaType: layerMediaType)
+            d.annotations = [Annotation.title: (file as NSString).lastPathComponent]
+            layers.append(d)
+            paths[d.digest] = file
+        }
+        let manifest = Manifest(artifactType: artifactType ?? "application/vnd.unknown.artifact.v1",
+                                config: EmptyJSON.descriptor, layers: layers,
+                                annotations: manifestAnnotations.isEmpty ? nil : manifestAnnotations)
+        let bytes = try JSONCoding.encode(manifest)
+        let blobPaths = paths
+        let descriptor = try await global.withClient { client in
+            let store = GenericStore { d in
+                if d.digest == EmptyJSON.digest { return ByteStream(bytes: EmptyJSON.bytes) }
+                guard let path = blobPaths[d.digest] else { throw ContentError.notFound(d.digest.description) }
+                return ByteStream(fileAt: path)
+            }
+            let md = Descriptor.of(bytes, mediaType: MediaType.ociManifest)
+            try await client.pushRawManifest(ref.description, descriptor: md, bytes: bytes, store: store)
+            return md
+        }
+        if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
+    }
+}
+
+struct Copy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Copy an image or index, byte for byte, between references.")
+    @Argument var source: String
+    @Argument var destination: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await global.withClient { client in try await client.copy(from: source, to: destination) }
+        if global.json { try Output.json(["source": source, "destination": destination]) } else {
+            Output.line("Successfully copied \"\(source)\" to \"\(destination)\"")
+        }
+    }
+}
+
+struct Tags: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a repository's tags, one per line.")
+    @Argument(help: "REPO") var repository: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let tags = try await global.withClient { client in try await client.listTags(repository) }
+        if global.json { try Output.json(tags) } else { tags.forEach { Output.line($0) } }
+    }
+}
+
+struct Repos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List repositories of a registry (under a prefix), one per line.")
+    @Argument(help: "HOST[/PREFIX]") var registry: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let repos = try await global.withClient { client in try await client.listRepositories(registry) }
+        if global.json { try Output.json(repos) } else { repos.forEach { Output.line($0) } }
+    }
+}
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check credentials with a registry, then store them.")
+    @Argument var host: String
+    @Option(name: .shortAndLong) var username: String
+    @Flag(name: .customLong("password-stdin"), help: "Read the password from stdin.") var passwordStdin = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        guard passwordStdin else { throw ValidationError("pass the password on stdin with --password-stdin") }
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        var password = String(decoding: input, as: UTF8.self)
+        while password.hasSuffix("\n") || password.hasSuffix("\r") { password.removeLast() }
+        guard !password.isEmpty else { throw ValidationError("empty password on stdin") }
+        let credential = Credential(username: username, password: password)
+        let keyring = Keyring()
+        _ = keyring.add(address: host, credential: credential)
+        let client = try RegistryClient(configuration: global.registryConfiguration(credentials: keyring))
+        do {
+            try await client.checkLogin(host: host)
+            try? await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        let address = Reference.isDockerHub(host) ? "https://index.docker.io/v1/" : host
+        let writer = DockerConfigWriter(path: global.registryConfigs.first)
+        _ = try writer.store(credential, for: address)
+        if global.json { try Output.json(["host": host, "status": "Login Succeeded"]) } else { Output.line("Login Succeeded") }
+    }
+}
+
+struct Logout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove stored credentials for a registry.")
+    @Argument var host: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let address = Reference.isDockerHub(host) ? "https://index.docker.io/v1/" : host
+        let removed = try DockerConfigWriter(path: global.registryConfigs.first).erase(address: address)
+        Output.line(removed ? "Removing login credentials for \(host)" : "Not logged in to \(host)")
+    }
+}
