@@ -68,10 +68,10 @@ let package = Package(
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCICredentials"]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
-            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent",
+            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials",
+            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -33,6 +33,10 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         var text = Substring(input)
         if let range = text.range(of: "://") { text = text[range.upperBound...] }
         guard !text.isEmpty else { throw .empty }
+        // As Go: a 64-hex string alone is an image ID, not a name.
+        if text.utf8.count == 64, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
+            throw .hexIdentifier(input)
+        }
 
         // Split off the digest.
         var digest: Digest?
@@ -70,9 +74,6 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         guard Self.isValidHost(host) else { throw .invalidHost(input) }
         guard path.lowercased() == path else { throw .uppercaseRepository(input) }
         if host == "docker.io" && !path.contains("/") {
-            if path.utf8.count == 64, path.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
-                throw .hexIdentifier(input)
-            }
             path = "library/" + path
         }
         guard Self.isValidPath(path) else { throw .invalidRepository(input) }
@@ -159,12 +160,13 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         if name.hasPrefix("[") {
             guard let close = name.firstIndex(of: "]") else { return false }
             let inner = name[name.index(after: name.startIndex)..<close]
-            guard !inner.isEmpty, inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            guard !inner.isEmpty, inner.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0)
+                || ("A"..."F").contains($0) || $0 == ":" || $0 == "." }) else { return false }
             name = name[name.index(after: close)...]
             if name.isEmpty { return true }
             guard name.hasPrefix(":") else { return false }
             let port = name.dropFirst()
-            return !port.isEmpty && port.allSatisfy(\.isASCII) && port.allSatisfy(\.isNumber)
+            return !port.isEmpty && port.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
         }
         if let colon = name.lastIndex(of: ":") {
             let port = name[name.index(after: colon)...]

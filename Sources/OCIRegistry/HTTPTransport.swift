@@ -70,6 +70,9 @@ final class HTTPTransport: Sendable {
             decompression: .disabled
         )
         config.httpVersion = .automatic
+        // Fail connection attempts at once (a TLS probe of a plain-HTTP registry must not wait for the connect
+        // timeout); the request layer retries with its own backoff.
+        config.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -130,7 +130,7 @@ public final class RegistryClient: Sendable {
             let status = Int(response.status.code)
             switch status {
             case 401 where toRegistry && !authRetried:
-                let challenges = response.headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+                let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
                 guard let challenge = challenges.first(where: { $0.scheme == .bearer }) ?? challenges.first,
                       body?.isReplayable ?? true
                 else { return response }
@@ -250,7 +250,7 @@ func errorFor(status: Int, headers: HTTPHeaders, body: [UInt8], operation: Strin
     case 404:
         return .notFound(operation: operation, target: target, errors: errors)
     case 401:
-        let challenge = headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }.first
+        let challenge = headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }.first
         if challenge?.error == "insufficient_scope" || errors.contains(where: { $0.code == "DENIED" }) {
             return .denied(operation: operation, target: target, errors: errors)
         }

@@ -77,7 +77,7 @@ actor RegistryHost {
                 case 200..<300:
                     return PingResult(scheme: scheme, challenge: nil)
                 case 401:
-                    let challenges = response.headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+                    let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
                     let chosen = challenges.first { $0.scheme == .bearer } ?? challenges.first { $0.scheme == .basic }
                     return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
                 default:

@@ -65,7 +65,7 @@ public enum MediaType {
 
     /// Strips parameters (`; charset=utf-8`) and white space from a Content-Type value.
     public static func normalise(contentType: String) -> String {
-        let base = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? contentType
+        let base = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         return base.trimmingWhitespace().lowercased()
     }
 }
@@ -78,9 +78,10 @@ public enum ContentLimits {
 
 extension String {
     package func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s = s.dropLast() }
-        return String(s)
+        var s = Substring(self).unicodeScalars
+        func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" }
+        while let f = s.first, isSpace(f) { s = s.dropFirst() }
+        while let l = s.last, isSpace(l) { s = s.dropLast() }
+        return String(String.UnicodeScalarView(s))
     }
 }

@@ -1,0 +1,522 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A real CNCF distribution registry (2.8, Debian's `docker-registry`) running as a child process on
+/// 127.0.0.1 with a free port, its own temp directory and — depending on the ``Mode`` — TLS, htpasswd or token
+/// auth (with an in-process ``TokenServer``).
+///
+/// ```swift
+/// try XCTSkipUnless(TestRegistry.isAvailable(.token))
+/// let registry = try await TestRegistry.start(.token)
+/// // … use registry.baseURL, registry.username/password, registry.tokenServer …
+/// await registry.stop()
+/// ```
+/// Always call ``stop()``; `deinit` kills a forgotten process as a last resort, and a small watchdog process
+/// kills the registry if the test process dies.
+public final class TestRegistry: Sendable {
+    /// What kind of registry to start.
+    public enum Mode: String, Sendable, Equatable, CaseIterable {
+        /// Plain HTTP, no auth.
+        case plain
+        /// HTTPS with a CA generated for this instance (see ``TestRegistry/caCertificatePath``).
+        case tls
+        /// Plain HTTP with Basic auth (bcrypt htpasswd): a full user and a second user (htpasswd has no
+        /// per-repository rights, so both can do everything).
+        case htpasswd
+        /// Plain HTTP with token auth against an in-process ``TokenServer``: a full user (all actions including
+        /// `registry:catalog:*`), a pull-only reader, anonymous gets pull.
+        case token
+    }
+
+    /// Start options.
+    public struct Options: Sendable {
+        /// Adds `compatibility.schema1.enabled: true` (schema1 manifest push).
+        public var schema1Enabled = false
+        /// `storage.delete.enabled`.
+        public var deleteEnabled = true
+        /// `http.relativeurls` (relative `Location` headers).
+        public var relativeURLs = false
+        /// Registry access log lines in ``TestRegistry/logFile``.
+        public var accessLog = true
+        /// The registry binary: `$OCI_TEST_REGISTRY_BINARY` or `/usr/bin/docker-registry`.
+        public var registryBinary: String = TestRegistry.defaultBinary
+        /// How long to wait for `GET /v2/` to answer after each launch.
+        public var readinessTimeout: Duration = .seconds(30)
+        /// Launch attempts (each with a new port) before giving up.
+        public var startAttempts = 5
+        /// Time between SIGTERM and SIGKILL when stopping.
+        public var stopGracePeriod: Duration = .seconds(5)
+        /// The full user (htpasswd and token modes).
+        public var username = "testuser"
+        public var password = "testpass"
+        /// The second user: pull-only in token mode, a second full user in htpasswd mode.
+        public var readerUsername = "reader"
+        public var readerPassword = "readpass"
+        /// Token mode: token server options. `nil` → users built from ``username``/``readerUsername``
+        /// (`*` and `pull`), anonymous pull. If set, its `directory` is ignored; keep its users consistent with
+        /// ``username``/``password``.
+        public var tokenServer: TokenServer.Options? = nil
+        /// The openssl CLI (tls and token modes).
+        public var openssl = "openssl"
+        /// The htpasswd CLI (htpasswd mode).
+        public var htpasswd = "htpasswd"
+        /// Run a watchdog process that kills the registry when the test process dies without calling stop().
+        public var watchdog = true
+
+        public init() {}
+    }
+
+    /// The registry binary used when no option says otherwise.
+    public static var defaultBinary: String {
+        let env = ProcessInfo.processInfo.environment["OCI_TEST_REGISTRY_BINARY"] ?? ""
+        return env.isEmpty ? "/usr/bin/docker-registry" : env
+    }
+
+    /// Whether the registry binary exists (tests should `XCTSkip` when not).
+    public static var isAvailable: Bool {
+        FileManager.default.isExecutableFile(atPath: defaultBinary)
+    }
+
+    /// Whether the registry binary and the CLI tools `mode` needs (openssl, htpasswd) exist.
+    public static func isAvailable(_ mode: Mode) -> Bool {
+        guard isAvailable else { return false }
+        switch mode {
+        case .plain: return true
+        case .tls, .token: return FileSupport.findExecutable("openssl") != nil
+        case .htpasswd: return FileSupport.findExecutable("htpasswd") != nil
+        }
+    }
+
+    /// The mode this registry runs in.
+    public let mode: Mode
+    /// The listening port.
+    public let port: Int
+    /// `127.0.0.1:PORT` (what image references and docker config `auths` keys use).
+    public let host: String
+    /// `http` or `https`.
+    public let scheme: String
+    /// `http(s)://127.0.0.1:PORT` (no trailing slash).
+    public let baseURL: String
+    /// ``baseURL`` as a `URL`.
+    public let url: URL
+    /// PEM file of the test CA that signed the server certificate (tls mode).
+    public let caCertificatePath: String?
+    /// The test CA certificate in PEM (tls mode), e.g. for `TLSConfiguration.additionalTrustRoots`.
+    public let caCertificatePEM: [UInt8]?
+    /// The full user (htpasswd and token modes; `nil` otherwise).
+    public let username: String?
+    public let password: String?
+    /// Token mode: the pull-only user; htpasswd mode: the second user. `nil` otherwise.
+    public let readerUsername: String?
+    public let readerPassword: String?
+    /// The token server (token mode).
+    public let tokenServer: TokenServer?
+    /// The registry's storage root.
+    public let dataDirectory: String
+    /// The file receiving the registry's stdout and stderr.
+    public let logFile: String
+    /// The registry configuration file.
+    public let configFile: String
+    /// The instance's temp directory (config, data, certs, log); removed by ``stop()``.
+    public let directory: String
+
+    private let options: Options
+    private let state: Locked<RunState>
+
+    private struct RunState {
+        var child: RegistryChild?
+        var stopped = false
+    }
+
+    private init(mode: Mode, port: Int, options: Options, paths: Paths, caPEM: [UInt8]?, tokenServer: TokenServer?,
+                 child: RegistryChild) {
+        self.mode = mode
+        self.port = port
+        self.host = "127.0.0.1:\(port)"
+        self.scheme = mode == .tls ? "https" : "http"
+        self.baseURL = "\(scheme)://127.0.0.1:\(port)"
+        self.url = URL(string: "\(scheme)://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/")
+        self.caCertificatePath = mode == .tls ? paths.caCertificate : nil
+        self.caCertificatePEM = caPEM
+        let hasUsers = mode == .htpasswd || mode == .token
+        self.username = hasUsers ? options.username : nil
+        self.password = hasUsers ? options.password : nil
+        self.readerUsername = hasUsers ? options.readerUsername : nil
+        self.readerPassword = hasUsers ? options.readerPassword : nil
+        self.tokenServer = tokenServer
+        self.dataDirectory = paths.data
+        self.logFile = paths.log
+        self.configFile = paths.config
+        self.directory = paths.root
+        self.options = options
+        self.state = Locked(RunState(child: child))
+    }
+
+    // MARK: Starting
+
+    /// Starts a registry in `mode` and waits until `GET /v2/` answers (200, or 401 with auth).
+    /// Retries with a new port when the launch fails (the free-port choice is racy); the error carries the tail of
+    /// the registry log.
+    public static func start(_ mode: Mode = .plain, options: Options = .init()) async throws -> TestRegistry {
+        guard FileManager.default.isExecutableFile(atPath: options.registryBinary) else {
+            throw OCITestingError("registry binary not found or not executable: \(options.registryBinary) (install the Debian package docker-registry or set OCI_TEST_REGISTRY_BINARY)")
+        }
+        let root = try FileSupport.makeTemporaryDirectory(prefix: "oci-test-registry")
+        let paths = Paths(root: root)
+        var tokenServer: TokenServer?
+        do {
+            for dir in [paths.data, paths.auth, paths.certs] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            try FileSupport.write("", to: paths.log)
+            var caPEM: [UInt8]?
+            switch mode {
+            case .plain:
+                break
+            case .tls:
+                try await makeCertificates(paths: paths, openssl: options.openssl)
+                caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
+            case .htpasswd:
+                try await makeHtpasswd(paths: paths, options: options)
+            case .token:
+                var tokenOptions = options.tokenServer ?? TokenServer.Options()
+                if options.tokenServer == nil {
+                    tokenOptions.users = [
+                        TokenServer.User(options.username, password: options.password, actions: ["*"]),
+                        TokenServer.User(options.readerUsername, password: options.readerPassword, actions: ["pull"]),
+                    ]
+                    tokenOptions.anonymousActions = ["pull"]
+                }
+                tokenOptions.directory = paths.auth
+                tokenOptions.openssl = options.openssl
+                tokenServer = try await TokenServer.start(tokenOptions)
+            }
+            let secret = randomHex(16)
+            var failures: [String] = []
+            for attempt in 1...max(1, options.startAttempts) {
+                let port = try await Net.pickFreePort()
+                let config = makeConfig(mode: mode, port: port, secret: secret, paths: paths, options: options,
+                                        tokenServer: tokenServer)
+                try FileSupport.write(config, to: paths.config)
+                do {
+                    let child = try await launchAndWait(mode: mode, port: port, paths: paths, options: options)
+                    return TestRegistry(mode: mode, port: port, options: options, paths: paths, caPEM: caPEM,
+                                        tokenServer: tokenServer, child: child)
+                } catch {
+                    failures.append("attempt \(attempt) (port \(port)): \(error)")
+                }
+            }
+            throw OCITestingError("the registry did not start after \(failures.count) attempts:\n"
+                                  + failures.joined(separator: "\n")
+                                  + "\n--- tail of \(paths.log) ---\n" + FileSupport.tail(of: paths.log))
+        } catch {
+            await tokenServer?.stop()
+            FileSupport.removeQuietly(root)
+            throw error
+        }
+    }
+
+    /// Starts a registry, runs `body` with it and stops it afterwards (also when `body` throws).
+    public static func withRegistry<T>(_ mode: Mode = .plain, options: Options = .init(),
+                                       isolation: isolated (any Actor)? = #isolation,
+                                       _ body: (TestRegistry) async throws -> T) async throws -> T {
+        let registry = try await start(mode, options: options)
+        do {
+            let result = try await body(registry)
+            await registry.stop()
+            return result
+        } catch {
+            await registry.stop()
+            throw error
+        }
+    }
+
+    struct Paths: Sendable {
+        let root: String
+        var data: String { root + "/data" }
+        var auth: String { root + "/auth" }
+        var certs: String { root + "/certs" }
+        var log: String { root + "/registry.log" }
+        var config: String { root + "/config.yml" }
+        var htpasswd: String { auth + "/htpasswd" }
+        var caCertificate: String { certs + "/ca.crt" }
+        var serverCertificate: String { certs + "/server.crt" }
+        var serverKey: String { certs + "/server.key" }
+    }
+
+    private static func makeCertificates(paths: Paths, openssl: String) async throws {
+        let dir = paths.certs
+        try await Tool.check(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], directory: dir)
+        try await Tool.check(openssl, ["req", "-new", "-x509", "-sha256", "-key", "ca.key", "-out", "ca.crt", "-days", "3650",
+                                       "-subj", "/CN=oci-test-ca",
+                                       "-addext", "basicConstraints=critical,CA:TRUE",
+                                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"], directory: dir)
+        try await Tool.check(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"], directory: dir)
+        try await Tool.check(openssl, ["req", "-new", "-sha256", "-key", "server.key", "-out", "server.csr",
+                                       "-subj", "/CN=localhost"], directory: dir)
+        try FileSupport.write("""
+            basicConstraints=CA:FALSE
+            keyUsage=critical,digitalSignature,keyEncipherment
+            extendedKeyUsage=serverAuth
+            subjectAltName=IP:127.0.0.1,DNS:localhost
+
+            """, to: dir + "/server.ext")
+        try await Tool.check(openssl, ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                                       "-CAcreateserial", "-out", "server.crt", "-days", "825", "-sha256",
+                                       "-extfile", "server.ext"], directory: dir)
+        FileSupport.removeQuietly(dir + "/server.csr")
+        FileSupport.removeQuietly(dir + "/server.ext")
+    }
+
+    private static func makeHtpasswd(paths: Paths, options: Options) async throws {
+        var lines = ""
+        for (user, password) in [(options.username, options.password), (options.readerUsername, options.readerPassword)] {
+            let result = try await Tool.check(options.htpasswd, ["-Bbn", user, password])
+            guard let line = result.stdoutText.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(user + ":") }) else {
+                throw OCITestingError("htpasswd printed no entry for \(user): \(result.stdoutText)")
+            }
+            lines += line + "\n"
+        }
+        try FileSupport.write(lines, to: paths.htpasswd)
+    }
+
+    static func makeConfig(mode: Mode, port: Int, secret: String, paths: Paths, options: Options,
+                           tokenServer: TokenServer?) -> String {
+        var yaml = """
+            # Generated by OCITesting for one test registry instance.
+            version: 0.1
+            log:
+              level: info
+              formatter: text
+              accesslog:
+                disabled: \(!options.accessLog)
+            storage:
+              filesystem:
+                rootdirectory: \(yamlQuoted(paths.data))
+              delete:
+                enabled: \(options.deleteEnabled)
+              cache:
+                blobdescriptor: inmemory
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: 127.0.0.1:\(port)
+              secret: \(yamlQuoted(secret))
+              relativeurls: \(options.relativeURLs)
+              headers:
+                X-Content-Type-Options: [nosniff]
+
+            """
+        if mode == .tls {
+            yaml += """
+                  tls:
+                    certificate: \(yamlQuoted(paths.serverCertificate))
+                    key: \(yamlQuoted(paths.serverKey))
+
+                """
+        }
+        switch mode {
+        case .htpasswd:
+            yaml += """
+                auth:
+                  htpasswd:
+                    realm: oci-test-basic
+                    path: \(yamlQuoted(paths.htpasswd))
+
+                """
+        case .token:
+            if let tokenServer {
+                yaml += """
+                    auth:
+                      token:
+                        realm: \(yamlQuoted(tokenServer.realm))
+                        service: \(yamlQuoted(tokenServer.service))
+                        issuer: \(yamlQuoted(tokenServer.issuer))
+                        rootcertbundle: \(yamlQuoted(tokenServer.certificatePath))
+
+                    """
+            }
+        case .plain, .tls:
+            break
+        }
+        if options.schema1Enabled {
+            yaml += """
+                compatibility:
+                  schema1:
+                    enabled: true
+
+                """
+        }
+        return yaml
+    }
+
+    // MARK: Process control
+
+    /// Launches the registry and waits until it is ready; kills it and throws if it exits or never gets ready.
+    private static func launchAndWait(mode: Mode, port: Int, paths: Paths, options: Options) async throws -> RegistryChild {
+        let logOffset = (try? FileManager.default.attributesOfItem(atPath: paths.log)[.size] as? NSNumber)?.intValue ?? 0
+        let child = try RegistryChild.launch(binary: options.registryBinary, config: paths.config, log: paths.log,
+                                             directory: paths.root, watchdog: options.watchdog,
+                                             cleanupDirectory: paths.root)
+        do {
+            try await waitUntilReady(child: child, mode: mode, port: port, paths: paths, logOffset: logOffset,
+                                     timeout: options.readinessTimeout)
+            return child
+        } catch {
+            await child.terminate(grace: .seconds(2))
+            throw error
+        }
+    }
+
+    private static func waitUntilReady(child: RegistryChild, mode: Mode, port: Int, paths: Paths, logOffset: Int,
+                                       timeout: Duration) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var lastProbe = "no answer yet"
+        while clock.now < deadline {
+            if !child.isRunning {
+                throw OCITestingError("the registry exited early with status \(child.exitStatus)")
+            }
+            // Our own log must report the listener: otherwise an answer on the port may come from someone else
+            // who grabbed it first.
+            if logMentionsListener(paths.log, from: logOffset) {
+                do {
+                    let response = try await TestHTTP.request("GET", "http://127.0.0.1:\(port)/v2/", timeout: .seconds(2),
+                                                              maxBodyBytes: 4096)
+                    let ok: Bool
+                    switch mode {
+                    case .plain: ok = response.status == 200
+                    case .htpasswd, .token: ok = response.status == 401
+                    case .tls: ok = response.status == 400  // plain HTTP to the TLS port: Go answers 400
+                    }
+                    if ok && child.isRunning {
+                        if mode == .tls {
+                            try await verifyTLS(port: port, caFile: paths.caCertificate)
+                        }
+                        return
+                    }
+                    lastProbe = "GET /v2/ answered \(response.status)"
+                } catch let error as OCITestingError where error.message.hasPrefix("TLS check") {
+                    throw error
+                } catch {
+                    lastProbe = "GET /v2/ failed: \(error)"
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw OCITestingError("the registry was not ready within \(timeout) (\(lastProbe))")
+    }
+
+    private static func logMentionsListener(_ log: String, from offset: Int) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: log) else { return false }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: UInt64(offset))
+        let data = (try? handle.readToEnd()) ?? Data()
+        return String(decoding: data, as: UTF8.self).contains("listening on")
+    }
+
+    /// Checks the TLS endpoint with a client that trusts only the test CA (curl, when installed).
+    private static func verifyTLS(port: Int, caFile: String) async throws {
+        guard FileSupport.findExecutable("curl") != nil else { return }
+        let result = try await Tool.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                                                 "--cacert", caFile, "https://127.0.0.1:\(port)/v2/"])
+        guard result.status == 0, result.stdoutText == "200" else {
+            throw OCITestingError("TLS check with curl --cacert failed (exit \(result.status), HTTP \(result.stdoutText)): \(result.stderrText)")
+        }
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL after the grace period), the token server, and removes the temp
+    /// directory. Idempotent.
+    public func stop() async {
+        let (wasStopped, child) = state.withLock { s -> (Bool, RegistryChild?) in
+            defer {
+                s.stopped = true
+                s.child = nil
+            }
+            return (s.stopped, s.child)
+        }
+        guard !wasStopped else { return }
+        if let child {
+            await child.terminate(grace: options.stopGracePeriod)
+        }
+        await tokenServer?.stop()
+        FileSupport.removeQuietly(directory)
+    }
+
+    /// Stops only the registry process (data, port and token server stay), e.g. to test a registry that is down.
+    /// ``startProcess()`` brings it back.
+    public func stopProcess() async {
+        let child: RegistryChild? = state.withLock { s in
+            defer { s.child = nil }
+            return s.child
+        }
+        await child?.terminate(grace: options.stopGracePeriod)
+    }
+
+    /// Starts the registry process again on the same port and data directory (after ``stopProcess()``).
+    public func startProcess() async throws {
+        let stopped = state.withLock { $0.stopped }
+        if stopped { throw OCITestingError("the registry was stopped") }
+        if state.withLock({ $0.child != nil }) { return }
+        let paths = Paths(root: directory)
+        var failures: [String] = []
+        for attempt in 1...max(1, options.startAttempts) {
+            do {
+                let child = try await TestRegistry.launchAndWait(mode: mode, port: port, paths: paths, options: options)
+                let keep = state.withLock { s -> Bool in
+                    if s.stopped || s.child != nil { return false }
+                    s.child = child
+                    return true
+                }
+                if !keep { await child.terminate(grace: .seconds(2)) }
+                return
+            } catch {
+                failures.append("attempt \(attempt): \(error)")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        throw OCITestingError("the registry did not restart on port \(port):\n" + failures.joined(separator: "\n")
+                              + "\n--- tail of \(logFile) ---\n" + FileSupport.tail(of: logFile))
+    }
+
+    /// Stops the registry process and starts it again on the same port and data directory.
+    public func restart() async throws {
+        await stopProcess()
+        try await startProcess()
+    }
+
+    /// The process id of the running registry, if any.
+    public var processIdentifier: Int32? {
+        state.withLock { $0.child?.pid }
+    }
+
+    /// The last lines of the registry log.
+    public func logTail(lines: Int = 40) -> String {
+        FileSupport.tail(of: logFile, maxLines: lines)
+    }
+
+    /// A docker `config.json` with Basic credentials of the full user for ``host``; `{"auths":{}}` without users.
+    public func dockerConfigJSON() -> [UInt8] {
+        guard let username, let password else { return Array("{\"auths\":{}}".utf8) }
+        let auth = Base64.standard(Array("\(username):\(password)".utf8))
+        return Array("{\"auths\":{\(jsonQuoted(host)):{\"auth\":\(jsonQuoted(auth))}}}".utf8)
+    }
+
+    deinit {
+        let (wasStopped, child) = state.withLock { s -> (Bool, RegistryChild?) in
+            defer { s.stopped = true }
+            return (s.stopped, s.child)
+        }
+        guard !wasStopped else { return }
+        child?.killNow()
+        FileSupport.removeQuietly(directory)
+    }
+}
