@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "OCIReference", targets: ["OCIReference"]),
         .library(name: "OCIContent", targets: ["OCIContent"]),
         .library(name: "OCICredentials", targets: ["OCICredentials"]),
+        .library(name: "OCILayout", targets: ["OCILayout"]),
+        .library(name: "OCICache", targets: ["OCICache"]),
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
         .library(name: "OCIClient", targets: ["OCIClient"]),
         .library(name: "OCITesting", targets: ["OCITesting"]),
@@ -19,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -31,6 +34,14 @@ let package = Package(
         .target(name: "OCIReference", dependencies: ["OCISpec"]),
         // The content protocols every store implements, byte streams, verification, the memory store.
         .target(name: "OCIContent", dependencies: ["OCISpec", "OCIReference"]),
+        // The OCI image layout directory as a content target.
+        .target(name: "OCILayout", dependencies: ["OCISpec", "OCIReference", "OCIContent"]),
+        // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
+        .target(name: "OCICache", dependencies: [
+            "OCISpec", "OCIContent",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Credentials: docker config files and the keyring.
         .target(name: "OCICredentials", dependencies: [
             "OCIReference",
@@ -47,7 +58,7 @@ let package = Package(
         ]),
         // The Go ociclient API on top of the registry client.
         .target(name: "OCIClient", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
@@ -60,13 +71,18 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout", "OCICache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCICredentials"]),
+        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
+        .testTarget(name: "OCICacheTests", dependencies: [
+            "OCICache", "OCIContent", "OCISpec",
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),

@@ -3,6 +3,7 @@
 # pull it back and compare. Usage: scripts/demo.sh   (needs docker-registry; builds ocictl if needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh
 REGISTRY_BIN=${OCI_TEST_REGISTRY_BINARY:-/usr/bin/docker-registry}
 [ -x "$REGISTRY_BIN" ] || { echo "demo: $REGISTRY_BIN not found; run: apt-get install -y docker-registry" >&2; exit 1; }
 swift build --product ocictl >/dev/null

@@ -177,21 +177,24 @@ public final class OCIClient: OCIExtendedClientProtocol {
     }
 
     /// Copies an image or index byte for byte from one reference to another (Go: `Copy`): blobs stream
-    /// from the source, nothing is cached, children go before parents, and what the target has is skipped.
-    public func copy(from srcRef: String, to dstRef: String) async throws {
+    /// from the source, nothing is cached, children go before parents, what the target has is skipped, and
+    /// within one registry blobs are mounted instead of moved. With `platform`, one platform of an index.
+    @discardableResult
+    public func copy(from srcRef: String, to dstRef: String, platform: Platform? = nil,
+                     onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> CopyResult {
         let src = try parse(srcRef)
         let dst = try parse(dstRef)
-        guard let srcR = src.manifestReference, let dstR = dst.manifestReference else {
-            throw OCIClientError.invalidArgument("copy needs a tag or digest on both references")
+        guard let srcR = src.manifestReference else {
+            throw OCIClientError.invalidArgument("copy needs a tag or digest on the source")
         }
+        let sameRegistry = src.endpointHost == dst.endpointHost && src.repository != dst.repository
         let source = registry.repository(src)
-        let destination = registry.repository(dst, access: .push)
-        let root = try await source.resolve(srcR)
-        try await copyGraph(from: source, to: destination, root: root,
-                            options: CopyOptions(concurrency: registry.configuration.concurrency))
-        if dst.tag != nil {
-            let (_, bytes) = try await source.fetchManifest(root.digest.description)
-            try await destination.pushManifest(bytes, mediaType: root.mediaType, reference: dstR)
-        }
+        let destination = registry.repository(dst, access: .push, mountSources: sameRegistry ? [src.repository] : [])
+        let sourceRepository = src.repository
+        var mountFrom: (@Sendable (OCISpec.Descriptor) -> [String])?
+        if sameRegistry { mountFrom = { @Sendable (_: OCISpec.Descriptor) -> [String] in [sourceRepository] } }
+        let options = CopyOptions(concurrency: registry.configuration.concurrency, mountFrom: mountFrom, onEvent: onEvent)
+        return try await OCIContent.copy(from: source, reference: srcR, to: destination, tag: dst.tag,
+                                         platform: platform, options: options)
     }
 }

@@ -2,21 +2,35 @@ import OCISpec
 
 /// Options for `copyGraph`.
 public struct CopyOptions: Sendable {
-    /// How many nodes are transferred at once.
+    /// How many blobs are transferred at once. Manifests do not wait for these slots, so small requests are
+    /// never starved behind large blobs.
     public var concurrency: Int
-    /// Called when a node was copied, skipped because it exists, or mounted.
+    /// Repositories of the destination's registry that may hold a blob, tried as cross-repository mounts
+    /// before uploading (only when the destination is a `BlobMounter`).
+    public var mountFrom: (@Sendable (Descriptor) -> [String])?
+    /// Called for every event of the copy (from several tasks at once).
     public var onEvent: (@Sendable (CopyEvent) -> Void)?
 
-    public init(concurrency: Int = 4, onEvent: (@Sendable (CopyEvent) -> Void)? = nil) {
+    public init(concurrency: Int = 4, mountFrom: (@Sendable (Descriptor) -> [String])? = nil,
+                onEvent: (@Sendable (CopyEvent) -> Void)? = nil) {
         self.concurrency = max(1, concurrency)
+        self.mountFrom = mountFrom
         self.onEvent = onEvent
     }
 }
 
 /// What happened to one node during a copy.
 public enum CopyEvent: Sendable {
+    /// A transfer of the node began.
+    case started(Descriptor)
+    /// Bytes of the node's content moved (a running count for this node).
+    case progress(Descriptor, bytes: Int64)
+    /// The node was copied.
     case copied(Descriptor)
+    /// The destination already had the node (for a manifest: with its whole subgraph).
     case skipped(Descriptor)
+    /// The blob was mounted from another repository instead of uploaded.
+    case mounted(Descriptor, from: String)
 }
 
 /// Copies the graph rooted at `root` from `source` to `destination`: children before parents, so that every
@@ -26,8 +40,77 @@ public func copyGraph(
     from source: any ContentFetcher, to destination: any ContentFetcher & ContentPusher,
     root: Descriptor, options: CopyOptions = CopyOptions()
 ) async throws {
+    let context = CopyContext(source: source, destination: destination, options: options)
+    try await context.copy(root)
+}
+
+/// Shared state of one graph copy.
+final class CopyContext: Sendable {
+    let source: any ContentFetcher
+    let destination: any ContentFetcher & ContentPusher
+    let options: CopyOptions
     let tracker = CopyTracker()
-    try await copyNode(root, source: source, destination: destination, options: options, tracker: tracker)
+    let blobSlots: ConcurrencyLimiter
+
+    init(source: any ContentFetcher, destination: any ContentFetcher & ContentPusher, options: CopyOptions) {
+        self.source = source
+        self.destination = destination
+        self.options = options
+        self.blobSlots = ConcurrencyLimiter(limit: options.concurrency)
+    }
+
+    func copy(_ node: Descriptor) async throws {
+        try await tracker.once(node.digest) { try await self.copyOnce(node) }
+    }
+
+    private func copyOnce(_ node: Descriptor) async throws {
+        let emit = options.onEvent
+        if try await destination.exists(node) {
+            emit?(.skipped(node))
+            return
+        }
+        if MediaType.isManifest(node.mediaType) {
+            let bytes = try await source.fetchAll(node)
+            let children = try ManifestDocument.decode(bytes, mediaType: node.mediaType).children
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for child in children {
+                    group.addTask { try await self.copy(child) }
+                }
+                try await group.waitForAll()
+            }
+            emit?(.started(node))
+            try await destination.push(node, content: ByteStream(bytes: bytes))
+            emit?(.copied(node))
+            return
+        }
+        try await blobSlots.run {
+            if let mounter = self.destination as? any BlobMounter, let candidates = self.options.mountFrom?(node) {
+                for repository in candidates {
+                    if try await mounter.mount(node, fromRepository: repository) {
+                        emit?(.mounted(node, from: repository))
+                        return
+                    }
+                }
+            }
+            emit?(.started(node))
+            var stream = try await self.source.fetch(node)
+            if let emit {
+                let counter = ByteCounter()
+                stream = stream.onChunk { chunk in emit(.progress(node, bytes: counter.add(chunk.count))) }
+            }
+            try await self.destination.push(node, content: stream)
+            emit?(.copied(node))
+        }
+    }
+}
+
+/// A running byte count shared by one stream's chunks (one consumer at a time).
+final class ByteCounter: @unchecked Sendable {
+    private var total: Int64 = 0
+    func add(_ n: Int) -> Int64 {
+        total += Int64(n)
+        return total
+    }
 }
 
 actor CopyTracker {
@@ -35,10 +118,14 @@ actor CopyTracker {
 
     /// Runs `work` once per digest; later callers wait for the first one's outcome.
     func once(_ digest: Digest, _ work: @escaping @Sendable () async throws -> Void) async throws {
-        if let existing = inFlight[digest] { return try await existing.value }
-        let task = Task { try await work() }
-        inFlight[digest] = task
-        try await task.value
+        let task: Task<Void, any Error>
+        if let existing = inFlight[digest] {
+            task = existing
+        } else {
+            task = Task { try await work() }
+            inFlight[digest] = task
+        }
+        try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 }
 
@@ -69,39 +156,5 @@ public actor ConcurrencyLimiter {
             release()
             throw error
         }
-    }
-}
-
-private func copyNode(
-    _ node: Descriptor, source: any ContentFetcher, destination: any ContentFetcher & ContentPusher,
-    options: CopyOptions, tracker: CopyTracker, limiter: ConcurrencyLimiter? = nil
-) async throws {
-    let limiter = limiter ?? ConcurrencyLimiter(limit: options.concurrency)
-    try await tracker.once(node.digest) {
-        if try await destination.exists(node) {
-            options.onEvent?(.skipped(node))
-            return
-        }
-        if MediaType.isManifest(node.mediaType) {
-            let bytes = try await limiter.run { try await source.fetchAll(node) }
-            let document = try ManifestDocument.decode(bytes, mediaType: node.mediaType)
-            let children = document.children
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for child in children {
-                    group.addTask {
-                        try await copyNode(child, source: source, destination: destination, options: options,
-                                           tracker: tracker, limiter: limiter)
-                    }
-                }
-                try await group.waitForAll()
-            }
-            try await limiter.run { try await destination.push(node, content: ByteStream(bytes: bytes)) }
-        } else {
-            try await limiter.run {
-                let stream = try await source.fetch(node)
-                try await destination.push(node, content: stream)
-            }
-        }
-        options.onEvent?(.copied(node))
     }
 }

@@ -27,8 +27,9 @@ public final class RegistryClient: Sendable {
 
     /// The repository a reference names. `access` decides the token scope asked for: `.push` asks for
     /// `pull,push` once, so that a push costs one token.
-    public func repository(_ reference: Reference, access: RepositoryAccess = .pull) -> RemoteRepository {
-        RemoteRepository(client: self, host: reference.endpointHost, name: reference.repository, access: access)
+    public func repository(_ reference: Reference, access: RepositoryAccess = .pull, mountSources: [String] = []) -> RemoteRepository {
+        RemoteRepository(client: self, host: reference.endpointHost, name: reference.repository, access: access,
+                         mountSources: mountSources)
     }
 
     /// The repository `name` on `host` (host as in references; Docker Hub hosts are mapped to its API host).

@@ -15,20 +15,26 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     /// The repository path.
     public let name: String
     public let access: RepositoryAccess
+    /// Other repositories of the registry this handle may read from (mount sources); their pull scope joins
+    /// every token this handle asks for, so a copy within a registry costs one token per side.
+    public let mountSources: [String]
 
-    init(client: RegistryClient, host: String, name: String, access: RepositoryAccess) {
+    init(client: RegistryClient, host: String, name: String, access: RepositoryAccess, mountSources: [String] = []) {
         self.client = client
         self.host = host
         self.name = name
         self.access = access
+        self.mountSources = mountSources.filter { $0 != name }
     }
 
     var scopes: [String] {
+        let own: String
         switch access {
-        case .pull: return ["repository:\(name):pull"]
-        case .push: return ["repository:\(name):pull,push"]
-        case .delete: return ["repository:\(name):delete,pull,push"]
+        case .pull: own = "repository:\(name):pull"
+        case .push: own = "repository:\(name):pull,push"
+        case .delete: own = "repository:\(name):delete,pull,push"
         }
+        return [own] + mountSources.map { "repository:\($0):pull" }
     }
 
     private var session: RegistryHost { client.registryHost(host) }
@@ -175,7 +181,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     }
 
     private var pushScopes: [String] {
-        access == .pull ? ["repository:\(name):pull,push"] : scopes
+        access == .pull ? ["repository:\(name):pull,push"] + mountSources.map { "repository:\($0):pull" } : scopes
     }
 
     // MARK: fetch and exists
@@ -355,7 +361,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     public func mount(_ descriptor: Descriptor, fromRepository repository: String) async throws -> Bool {
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let query = "mount=\(descriptor.digest)&from=\(repository)"
-        let mountScopes = ["repository:\(name):pull,push", "repository:\(repository):pull"]
+        let mountScopes = mountSources.contains(repository) ? pushScopes
+            : ["repository:\(name):pull,push", "repository:\(repository):pull"]
         let postURL = try await url("blobs/uploads/", query: query)
         let response = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]),
                                       scopes: mountScopes, operation: "mount blob", target: target)

@@ -188,14 +188,32 @@ struct Push: AsyncParsableCommand {
 }
 
 struct Copy: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy an image or index, byte for byte, between references.")
+    static let configuration = CommandConfiguration(abstract: "Copy an image, index or artifact, byte for byte, between references.")
     @Argument var source: String
     @Argument var destination: String
+    @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]) of an index.") var platform: String?
     @OptionGroup var global: GlobalOptions
 
+    struct Summary: Encodable {
+        var source: String, destination: String, digest: String, mediaType: String
+        var copied: Int, skipped: Int, mounted: Int, bytes: Int64
+    }
+
     func run() async throws {
-        try await global.withClient { client in try await client.copy(from: source, to: destination) }
-        if global.json { try Output.json(["source": source, "destination": destination]) } else {
+        let wanted = try platform.map { text -> Platform in
+            guard let p = Platform(parsing: text) else { throw ValidationError("invalid platform \"\(text)\"; use os/arch[/variant]") }
+            return p
+        }
+        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        let result = try await global.withClient { client in
+            try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+        }
+        progress.finish()
+        if global.json {
+            try Output.json(Summary(source: source, destination: destination, digest: result.root.digest.description,
+                                    mediaType: result.root.mediaType, copied: result.copied, skipped: result.skipped,
+                                    mounted: result.mounted, bytes: result.bytes))
+        } else {
             Output.line("Successfully copied \"\(source)\" to \"\(destination)\"")
         }
     }

@@ -1,0 +1,44 @@
+import Foundation
+import OCIContent
+import OCISpec
+import Synchronization
+
+/// Draws a one-line progress display on stderr when it is a terminal; silent otherwise.
+final class ProgressDisplay: Sendable {
+    private struct State {
+        var started = 0, done = 0, skipped = 0, mounted = 0
+        var bytes: [Digest: Int64] = [:]
+        var lastDraw = ContinuousClock.now - .seconds(1)
+    }
+    private let state = Mutex(State())
+    let enabled: Bool
+
+    init(enabled: Bool = isatty(2) == 1) { self.enabled = enabled }
+
+    func handle(_ event: CopyEvent) {
+        guard enabled else { return }
+        let line: String? = state.withLock { s in
+            switch event {
+            case .started: s.started += 1
+            case .progress(let d, let n): s.bytes[d.digest] = n
+            case .copied(let d):
+                s.done += 1
+                if !MediaType.isManifest(d.mediaType) { s.bytes[d.digest] = max(0, d.size) }
+            case .skipped: s.skipped += 1
+            case .mounted: s.mounted += 1
+            }
+            let now = ContinuousClock.now
+            guard now - s.lastDraw >= .milliseconds(100) else { return nil }
+            s.lastDraw = now
+            let total = s.bytes.values.reduce(0, +)
+            return String(format: "\r%d copied, %d skipped, %d mounted, %.1f MiB", s.done, s.skipped, s.mounted,
+                          Double(total) / 1_048_576)
+        }
+        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

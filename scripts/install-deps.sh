@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need from Debian's packages, when missing:
+# the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl.
+set -euo pipefail
+packages=(docker-registry skopeo apache2-utils openssl curl python3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian enables a docker-registry service listening on :5000 on every interface; the tests start their own
+# registries on loopback, so make sure the packaged one is not running where a service manager started it.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
