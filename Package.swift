@@ -58,7 +58,7 @@ let package = Package(
         ]),
         // The Go ociclient API on top of the registry client.
         .target(name: "OCIClient", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout", "OCICache",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

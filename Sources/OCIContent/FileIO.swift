@@ -3,10 +3,24 @@ import OCISpec
 
 extension ByteStream {
     /// Streams a file in chunks; each iteration reopens it, so the stream can be replayed.
-    public init(fileAt path: String, chunkSize: Int = 1 << 20) {
+    public init(fileAt path: String, offset: Int64 = 0, chunkSize: Int = 1 << 20) {
         self.init {
-            let reader = FileChunkReader(path: path, chunkSize: chunkSize)
+            let reader = FileChunkReader(path: path, chunkSize: chunkSize, offset: offset)
             return { try reader.next() }
+        }
+    }
+}
+
+extension BlobSource {
+    /// A source reading a file, reopened at any offset.
+    public static func file(_ path: String) -> BlobSource {
+        BlobSource { offset in ByteStream(fileAt: path, offset: offset) }
+    }
+
+    /// A source over bytes in memory.
+    public static func bytes(_ bytes: [UInt8]) -> BlobSource {
+        BlobSource { offset in
+            ByteStream(bytes: offset > 0 ? Array(bytes.dropFirst(Int(min(offset, Int64(bytes.count))))) : bytes)
         }
     }
 }
@@ -18,9 +32,12 @@ final class FileChunkReader: @unchecked Sendable {
     private var handle: FileHandle?
     private var done = false
 
-    init(path: String, chunkSize: Int) {
+    private let offset: Int64
+
+    init(path: String, chunkSize: Int, offset: Int64 = 0) {
         self.path = path
         self.chunkSize = max(4096, chunkSize)
+        self.offset = max(0, offset)
     }
 
     deinit { try? handle?.close() }
@@ -31,6 +48,7 @@ final class FileChunkReader: @unchecked Sendable {
             guard let h = FileHandle(forReadingAtPath: path) else {
                 throw ContentError.notFound("file \(path)")
             }
+            if offset > 0 { try h.seek(toOffset: UInt64(offset)) }
             handle = h
         }
         guard let h = handle, let data = try h.read(upToCount: chunkSize), !data.isEmpty else {

@@ -93,12 +93,15 @@ final class CopyContext: Sendable {
                 }
             }
             emit?(.started(node))
-            var stream = try await self.source.fetch(node)
-            if let emit {
+            let source = self.source
+            let blobSource = BlobSource { offset in
+                let stream = try await source.fetch(node, offset: offset)
+                guard let emit else { return stream }
                 let counter = ByteCounter()
-                stream = stream.onChunk { chunk in emit(.progress(node, bytes: counter.add(chunk.count))) }
+                _ = counter.add(Int(offset))
+                return stream.onChunk { chunk in emit(.progress(node, bytes: counter.add(chunk.count))) }
             }
-            try await self.destination.push(node, content: stream)
+            try await self.destination.push(node, source: blobSource)
             emit?(.copied(node))
         }
     }
@@ -111,6 +114,7 @@ final class ByteCounter: @unchecked Sendable {
         total += Int64(n)
         return total
     }
+    var value: Int64 { total }
 }
 
 actor CopyTracker {

@@ -6,12 +6,17 @@ public protocol ContentFetcher: Sendable {
     func fetch(_ descriptor: Descriptor) async throws -> ByteStream
     /// Whether the store has the content of `descriptor`.
     func exists(_ descriptor: Descriptor) async throws -> Bool
+    /// Streams the content from `offset` on (not verifiable unless offset is 0). Has a default.
+    func fetch(_ descriptor: Descriptor, offset: Int64) async throws -> ByteStream
 }
 
 /// Writes content by descriptor.
 public protocol ContentPusher: Sendable {
     /// Stores `content`, which must match `descriptor`; content that does not match is not kept.
     func push(_ descriptor: Descriptor, content: ByteStream) async throws
+    /// Stores content from a source that can be reopened at an offset, so that a failed transfer resumes.
+    /// Has a default that opens the source once.
+    func push(_ descriptor: Descriptor, source: BlobSource) async throws
 }
 
 /// Resolves a tag or digest to a descriptor.

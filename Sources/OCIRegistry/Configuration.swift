@@ -44,6 +44,20 @@ public struct RetryPolicy: Sendable, Hashable {
     public static let none = RetryPolicy(maxAttempts: 1)
 }
 
+/// How blobs are uploaded.
+public struct UploadPolicy: Sendable, Hashable {
+    /// Blobs at least this large go up in chunks (PATCH); smaller ones in one streamed PUT, with chunked
+    /// upload as the fallback when the PUT fails.
+    public var chunkedThreshold: Int64
+    /// The size of each PATCH (raised to the registry's `OCI-Chunk-Min-Length` when that is larger).
+    public var chunkSize: Int64
+
+    public init(chunkedThreshold: Int64 = 2 << 30, chunkSize: Int64 = 32 << 20) {
+        self.chunkedThreshold = max(1, chunkedThreshold)
+        self.chunkSize = max(1, chunkSize)
+    }
+}
+
 /// Settings of a `RegistryClient`.
 public struct RegistryClientConfiguration: Sendable {
     public var plainHTTP: PlainHTTPPolicy
@@ -51,6 +65,7 @@ public struct RegistryClientConfiguration: Sendable {
     /// Where credentials come from; nil means anonymous.
     public var credentials: (any CredentialSource)?
     public var retry: RetryPolicy
+    public var upload: UploadPolicy
     /// Connect timeout per connection.
     public var connectTimeout: Duration
     /// The longest wait for the next bytes of a response (a stalled transfer fails after it).
@@ -62,7 +77,7 @@ public struct RegistryClientConfiguration: Sendable {
 
     public init(
         plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLSOptions = TLSOptions(),
-        credentials: (any CredentialSource)? = nil, retry: RetryPolicy = RetryPolicy(),
+        credentials: (any CredentialSource)? = nil, retry: RetryPolicy = RetryPolicy(), upload: UploadPolicy = UploadPolicy(),
         connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
         userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -70,6 +85,7 @@ public struct RegistryClientConfiguration: Sendable {
         self.tls = tls
         self.credentials = credentials
         self.retry = retry
+        self.upload = upload
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         self.concurrency = max(1, concurrency)

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
+
+usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick]
+Starts two distribution registries on free loopback ports, generates images, and runs:
+  (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
+  (iii) copy to the other registry                    (iv)  pull to an OCI layout
+  (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
+Prints the median wall time of each tool per case and the ratio ocictl/skopeo, with peak RSS.
+skopeo's blob-info cache is removed before every skopeo run (otherwise it mounts blobs it saw before).
+Every server listens on 127.0.0.1 only and every loop is bounded.
+"""
+import argparse, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKOPEO_CACHE = "/var/lib/containers/cache/blob-info-cache-v1.boltdb"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Registry:
+    def __init__(self, work, name):
+        self.dir = os.path.join(work, name)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        cfg = os.path.join(self.dir, "config.yml")
+        with open(cfg, "w") as f:
+            f.write(f"""version: 0.1
+log: {{level: error, accesslog: {{disabled: true}}}}
+storage: {{filesystem: {{rootdirectory: {self.dir}/data}}, delete: {{enabled: true}}}}
+http: {{addr: {self.host}, secret: bench-{name}}}
+""")
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", cfg], stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError(f"registry {name} did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def run(cmd, env=None):
+    """Runs cmd; returns (wall seconds, peak RSS MiB of the child)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"command failed: {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def skopeo(*args):
+    if os.path.exists(SKOPEO_CACHE):
+        os.remove(SKOPEO_CACHE)
+    return run(["skopeo", "--insecure-policy", "copy", "--quiet", *args])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--ocictl", default=None)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    a = ap.parse_args()
+    reps = max(1, min(a.reps, 20))
+    ocictl = a.ocictl or os.path.join(HERE, "..", ".build", "release", "ocictl")
+    if not os.path.exists(ocictl):
+        sys.exit(f"bench: {ocictl} missing; run: swift build -c release --product ocictl")
+    big, big_n = ("1M", 4) if a.quick else ("64M", 4)
+    small, small_n = ("64K", 10) if a.quick else ("64K", 100)
+    huge = "16M" if a.quick else "1G"
+
+    work = tempfile.mkdtemp(prefix="ocibench-")
+    r1 = r2 = None
+    results = {}
+    try:
+        r1, r2 = Registry(work, "a"), Registry(work, "b")
+        images = os.path.join(work, "images")
+        plain = ["--src-tls-verify=false", "--dest-tls-verify=false"]
+
+        def record(case, tool, measurement):
+            results.setdefault(case, {}).setdefault(tool, []).append(measurement)
+
+        for rep in range(reps):
+            img_big = os.path.join(images, f"big{rep}")
+            img_small = os.path.join(images, f"small{rep}")
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
+            order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
+            for tool, _ in order:
+                tag = f"{tool}{rep}"
+                src = f"{r1.host}/src-{tag}/img:v1"
+                if tool == "ocictl":
+                    record("(i) push 4 layers from layout", tool, run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
+                    record("(ii) copy within registry", tool, run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
+                    record("(iii) copy to other registry", tool, run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
+                    out = os.path.join(work, f"pull-{tag}")
+                    record("(iv) pull to layout", tool, run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
+                    record("(v) push 100 small layers", tool, run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
+                else:
+                    record("(i) push 4 layers from layout", tool, skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
+                    record("(ii) copy within registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
+                    record("(iii) copy to other registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
+                    out = os.path.join(work, f"pull-{tag}")
+                    record("(iv) pull to layout", tool, skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
+                    record("(v) push 100 small layers", tool, skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
+            shutil.rmtree(img_big, ignore_errors=True)
+            shutil.rmtree(img_small, ignore_errors=True)
+            for d in os.listdir(work):
+                if d.startswith("pull-"):
+                    shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+
+        # (vi) peak RSS of a single-blob copy, registry to registry, one run each.
+        img_huge = os.path.join(images, "huge")
+        subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
+        shutil.rmtree(img_huge, ignore_errors=True)
+        record(f"(vi) {huge} single-blob copy", "ocictl", run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
+        record(f"(vi) {huge} single-blob copy", "skopeo", skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+    finally:
+        for r in (r1, r2):
+            if r:
+                r.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"{'case':34} {'ocictl s':>9} {'skopeo s':>9} {'ratio':>7} {'ocictl MiB':>11} {'skopeo MiB':>11}")
+    for case, tools in results.items():
+        o = statistics.median(w for w, _ in tools["ocictl"])
+        s = statistics.median(w for w, _ in tools["skopeo"])
+        om = max(m for _, m in tools["ocictl"])
+        sm = max(m for _, m in tools["skopeo"])
+        print(f"{case:34} {o:9.3f} {s:9.3f} {o / s:7.2f} {om:11.1f} {sm:11.1f}")
+
+
+if __name__ == "__main__":
+    main()
