@@ -33,9 +33,9 @@ struct Resolve: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let ref = try parseReference(reference)
+        let endpoint = try Endpoint(reference)
         let descriptor = try await global.withClient { client in
-            try await client.registry.repository(ref).resolve(ref.manifestReference ?? "latest")
+            try await endpoint.target(client).resolve(endpoint.reference ?? "latest")
         }
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else {
             Output.line("\(descriptor.digest) \(descriptor.mediaType) \(descriptor.size)")
@@ -53,9 +53,9 @@ struct ManifestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let ref = try parseReference(reference)
+            let endpoint = try Endpoint(reference)
             let (_, bytes) = try await global.withClient { client in
-                try await client.registry.repository(ref).fetchManifest(ref.manifestReference ?? "latest")
+                try await fetchManifest(try endpoint.target(client), endpoint.reference ?? "latest")
             }
             try Output.write(bytes)
         }
@@ -136,7 +136,7 @@ struct BlobCommand: AsyncParsableCommand {
             let ref = try parseReference(repository, requireTagOrDigest: false)
             let descriptor = try await describeFile(file, mediaType: mediaType)
             try await global.withClient { client in
-                try await client.registry.repository(ref, access: .push).push(descriptor, content: ByteStream(fileAt: file))
+                try await client.registry.repository(ref, access: .push).push(descriptor, source: .file(file))
             }
             try Output.json(DescriptorOutput(descriptor))
         }
@@ -153,7 +153,7 @@ struct Push: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let ref = try parseReference(reference)
+        let endpoint = try Endpoint(reference)
         guard !files.isEmpty else { throw ValidationError("push needs at least one file") }
         var manifestAnnotations: [String: String] = [:]
         for a in annotations {
@@ -173,14 +173,28 @@ struct Push: AsyncParsableCommand {
                                 annotations: manifestAnnotations.isEmpty ? nil : manifestAnnotations)
         let bytes = try JSONCoding.encode(manifest)
         let blobPaths = paths
+        let concurrency = global.concurrency
         let descriptor = try await global.withClient { client in
-            let store = GenericStore { d in
-                if d.digest == EmptyJSON.digest { return ByteStream(bytes: EmptyJSON.bytes) }
-                guard let path = blobPaths[d.digest] else { throw ContentError.notFound(d.digest.description) }
-                return ByteStream(fileAt: path)
-            }
+            let target = try endpoint.target(client, access: .push)
             let md = Descriptor.of(bytes, mediaType: MediaType.ociManifest)
-            try await client.pushRawManifest(ref.description, descriptor: md, bytes: bytes, store: store)
+            let limiter = ConcurrencyLimiter(limit: concurrency)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for blob in Set(manifest.blobs) {
+                    group.addTask {
+                        try await limiter.run {
+                            if try await target.exists(blob) { return }
+                            if blob.digest == EmptyJSON.digest {
+                                try await target.push(blob, source: .bytes(EmptyJSON.bytes))
+                            } else if let path = blobPaths[blob.digest] {
+                                try await target.push(blob, source: .file(path))
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await target.push(md, content: ByteStream(bytes: bytes))
+            if let tag = endpoint.tag { try await target.tag(md, as: tag) }
             return md
         }
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
@@ -205,8 +219,16 @@ struct Copy: AsyncParsableCommand {
             return p
         }
         let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
-        let result = try await global.withClient { client in
-            try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+        let src = try Endpoint(source)
+        let dst = try Endpoint(destination)
+        let concurrency = global.concurrency
+        let result = try await global.withClient { client -> CopyResult in
+            if case .registry = src, case .registry = dst {
+                return try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+            }
+            return try await OCIContent.copy(from: try src.target(client), reference: src.reference ?? "latest",
+                                             to: try dst.target(client, access: .push), tag: dst.tag, platform: wanted,
+                                             options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
         }
         progress.finish()
         if global.json {
@@ -225,7 +247,11 @@ struct Tags: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let tags = try await global.withClient { client in try await client.listTags(repository) }
+        let endpoint = try Endpoint(repository, defaultTag: nil)
+        let tags = try await global.withClient { client -> [String] in
+            if case .layout = endpoint, let lister = try endpoint.target(client) as? any TagLister { return try await lister.tags() }
+            return try await client.listTags(repository)
+        }
         if global.json { try Output.json(tags) } else { tags.forEach { Output.line($0) } }
     }
 }

@@ -26,15 +26,15 @@ struct Pull: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let ref = try parseReference(reference)
+        let endpoint = try Endpoint(reference)
         let wanted = try platform.map { text -> Platform in
             guard let p = Platform(parsing: text) else { throw ValidationError("invalid platform \"\(text)\"; use os/arch[/variant]") }
             return p
         }
         let dir = (output as NSString).standardizingPath
         let summary = try await global.withClient { client -> Summary in
-            let repo = client.registry.repository(ref)
-            var (descriptor, bytes) = try await repo.fetchManifest(ref.manifestReference ?? "latest")
+            let repo = try endpoint.target(client)
+            var (descriptor, bytes) = try await fetchManifest(repo, endpoint.reference ?? "latest")
             var files: [String] = []
             if MediaType.isMultiArch(descriptor.mediaType) {
                 try await AtomicFileWriter.write(ByteStream(bytes: bytes), to: dir + "/index.json")
@@ -45,7 +45,7 @@ struct Pull: AsyncParsableCommand {
                         ?? (wanted == nil ? index.manifests.first : nil) else {
                     throw ValidationError("no manifest for platform \(target) in \(reference)")
                 }
-                (descriptor, bytes) = try await repo.fetchManifest(child.digest.description)
+                (descriptor, bytes) = try await fetchManifest(repo, child.digest.description)
             }
             guard MediaType.isSingleArch(descriptor.mediaType) else {
                 throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
@@ -73,7 +73,7 @@ struct Pull: AsyncParsableCommand {
                 try await group.waitForAll()
             }
             files.append(contentsOf: jobs.map(\.1))
-            return Summary(reference: ref.description, digest: descriptor.digest.description, files: files)
+            return Summary(reference: reference, digest: descriptor.digest.description, files: files)
         }
         if global.json { try Output.json(summary) } else { summary.files.forEach { Output.line($0) } }
     }
