@@ -156,8 +156,14 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
 
     /// Uploads manifest bytes exactly as given, to a tag or (when `reference` is nil) to its digest.
     /// The Content-Type is the media type. Returns the descriptor of what was pushed.
+    /// A manifest with a `subject` is also added to the subject's referrers fallback index (`sha256-HEX`) when
+    /// the registry does not answer with `OCI-Subject` (it has no referrers API).
     @discardableResult
     public func pushManifest(_ bytes: [UInt8], mediaType: String, reference: String? = nil) async throws -> Descriptor {
+        try await pushManifest(bytes, mediaType: mediaType, reference: reference, maintainReferrers: true)
+    }
+
+    func pushManifest(_ bytes: [UInt8], mediaType: String, reference: String?, maintainReferrers: Bool) async throws -> Descriptor {
         guard bytes.count <= ContentLimits.maxManifestBytes else {
             throw RegistryError.manifestTooLarge(target: "\(host)/\(name)", size: Int64(bytes.count))
         }
@@ -176,6 +182,11 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
            returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest, !MediaType.isSchema1(mediaType) {
             throw RegistryError.invalidResponse(operation: "push manifest", target: target,
                                                 why: "the registry stored digest \(returned), expected \(descriptor.digest)")
+        }
+        if maintainReferrers, response.headers.first(name: "OCI-Subject") == nil,
+           bytes.count < 1 << 20, String(decoding: bytes, as: UTF8.self).contains("\"subject\""),
+           let (subject, entry) = Self.referrerDescriptor(for: bytes, mediaType: mediaType) {
+            try await updateReferrersTag(subject: subject, adding: entry, removing: nil)
         }
         return descriptor
     }

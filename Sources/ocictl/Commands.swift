@@ -150,6 +150,7 @@ struct Push: AsyncParsableCommand {
     @Option(name: .customLong("artifact-type"), help: "The manifest's artifactType.") var artifactType: String?
     @Option(name: .customLong("annotation"), help: "A manifest annotation KEY=VALUE (repeatable).") var annotations: [String] = []
     @Option(name: .customLong("layer-media-type"), help: "The media type of each layer.") var layerMediaType = "application/octet-stream"
+    @Option(name: .customLong("subject"), help: "Make the artifact refer to this manifest (OCI 1.1 subject).") var subject: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -168,8 +169,15 @@ struct Push: AsyncParsableCommand {
             layers.append(d)
             paths[d.digest] = file
         }
+        var subjectDescriptor: Descriptor?
+        if let subject {
+            let subjectEndpoint = try Endpoint(subject)
+            subjectDescriptor = try await global.withClient { client in
+                try await subjectEndpoint.target(client).resolve(subjectEndpoint.reference ?? "latest").basic
+            }
+        }
         let manifest = Manifest(artifactType: artifactType ?? "application/vnd.unknown.artifact.v1",
-                                config: EmptyJSON.descriptor, layers: layers,
+                                config: EmptyJSON.descriptor, layers: layers, subject: subjectDescriptor,
                                 annotations: manifestAnnotations.isEmpty ? nil : manifestAnnotations)
         let bytes = try JSONCoding.encode(manifest)
         let blobPaths = paths
@@ -193,8 +201,12 @@ struct Push: AsyncParsableCommand {
                 }
                 try await group.waitForAll()
             }
-            try await target.push(md, content: ByteStream(bytes: bytes))
-            if let tag = endpoint.tag { try await target.tag(md, as: tag) }
+            if let remote = target as? RemoteRepository {
+                try await remote.pushManifest(bytes, mediaType: MediaType.ociManifest, reference: endpoint.tag)
+            } else {
+                try await target.push(md, content: ByteStream(bytes: bytes))
+                if let tag = endpoint.tag { try await target.tag(md, as: tag) }
+            }
             return md
         }
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
@@ -206,6 +218,7 @@ struct Copy: AsyncParsableCommand {
     @Argument var source: String
     @Argument var destination: String
     @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]) of an index.") var platform: String?
+    @Flag(name: .customLong("referrers"), help: "Copy the manifests that refer to the copied one (OCI 1.1), too.") var referrers = false
     @OptionGroup var global: GlobalOptions
 
     struct Summary: Encodable {
@@ -222,13 +235,33 @@ struct Copy: AsyncParsableCommand {
         let src = try Endpoint(source)
         let dst = try Endpoint(destination)
         let concurrency = global.concurrency
+        let withReferrers = referrers
         let result = try await global.withClient { client -> CopyResult in
+            var result: CopyResult
             if case .registry = src, case .registry = dst {
-                return try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+                result = try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+            } else {
+                result = try await OCIContent.copy(from: try src.target(client), reference: src.reference ?? "latest",
+                                                   to: try dst.target(client, access: .push), tag: dst.tag, platform: wanted,
+                                                   options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
             }
-            return try await OCIContent.copy(from: try src.target(client), reference: src.reference ?? "latest",
-                                             to: try dst.target(client, access: .push), tag: dst.tag, platform: wanted,
-                                             options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
+            if withReferrers {
+                guard let from = try src.target(client) as? RemoteRepository else {
+                    throw ValidationError("--referrers needs a registry source")
+                }
+                let to = try dst.target(client, access: .push)
+                var pending = [result.root.digest]
+                var seen: Set<Digest> = []
+                while let subject = pending.popLast(), seen.count < 1000 {
+                    guard seen.insert(subject).inserted else { continue }
+                    for referrer in try await from.referrers(of: subject) {
+                        try await copyGraph(from: from, to: to, root: referrer.basic,
+                                            options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
+                        pending.append(referrer.digest)
+                    }
+                }
+            }
+            return result
         }
         progress.finish()
         if global.json {
@@ -307,5 +340,54 @@ struct Logout: AsyncParsableCommand {
         let address = Reference.isDockerHub(host) ? "https://index.docker.io/v1/" : host
         let removed = try DockerConfigWriter(path: global.registryConfigs.first).erase(address: address)
         Output.line(removed ? "Removing login credentials for \(host)" : "Not logged in to \(host)")
+    }
+}
+
+struct Referrers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the manifests that refer to a manifest (OCI 1.1).")
+    @Argument var reference: String
+    @Option(name: .customLong("artifact-type"), help: "Only referrers of this artifact type.") var artifactType: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let ref = try parseReference(reference)
+        let found = try await global.withClient { client -> [Descriptor] in
+            let repo = client.registry.repository(ref)
+            let subject = try await repo.resolve(ref.manifestReference ?? "latest")
+            return try await repo.referrers(of: subject.digest, artifactType: artifactType)
+        }
+        if global.json { try Output.json(found.map(DescriptorOutput.init)) } else {
+            for d in found { Output.line("\(d.digest) \(d.artifactType ?? "-") \(d.size)") }
+        }
+    }
+}
+
+struct Delete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a manifest (and every tag pointing to it), a blob, or only a tag.",
+        discussion: "REF@DIGEST or REF:TAG deletes the manifest; --blob deletes REPO@DIGEST as a blob; --tag-only removes the tag and keeps the manifest.")
+    @Argument var reference: String
+    @Flag(name: .customLong("blob"), help: "Delete a blob by digest.") var blob = false
+    @Flag(name: .customLong("tag-only"), help: "Remove only the tag.") var tagOnly = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let ref = try parseReference(reference)
+        let message = try await global.withClient { client -> String in
+            let repo = client.registry.repository(ref, access: .delete)
+            if blob {
+                guard let digest = ref.digest else { throw ValidationError("--blob needs REPO@DIGEST") }
+                try await repo.delete(Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1))
+                return "Deleted blob \(digest)"
+            }
+            if tagOnly {
+                guard let tag = ref.tag else { throw ValidationError("--tag-only needs REPO:TAG") }
+                try await repo.untag(tag)
+                return "Untagged \(ref)"
+            }
+            let d = try await repo.deleteManifest(ref.manifestReference ?? "latest")
+            return "Deleted \(ref.name)@\(d.digest)"
+        }
+        Output.line(message)
     }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import OCIContent
+import OCIRegistry
+import OCISpec
+import OCITesting
+import XCTest
+
+/// OCI 1.1 subject and referrers, and deletion, against the real registry 2.8 (no referrers API there, so the
+/// `sha256-HEX` tag schema runs for real).
+final class ReferrersTests: XCTestCase {
+    private func withRegistry(_ body: (TestRegistry, RegistryClient) async throws -> Void) async throws {
+        try XCTSkipUnless(TestRegistry.isAvailable(.plain), "docker-registry is not installed")
+        try await TestRegistry.withRegistry(.plain) { registry in
+            let client = try RegistryClient(configuration: testConfiguration())
+            do {
+                try await body(registry, client)
+                try await client.shutdown()
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+    }
+
+    private func pushArtifact(_ repo: RemoteRepository, content: String, artifactType: String, subject: Descriptor?,
+                              tag: String?) async throws -> Descriptor {
+        let bytes = Array(content.utf8)
+        let layer = Descriptor.of(bytes, mediaType: "text/plain")
+        try await repo.push(EmptyJSON.descriptor, source: .bytes(EmptyJSON.bytes))
+        try await repo.push(layer, source: .bytes(bytes))
+        let manifest = Manifest(artifactType: artifactType, config: EmptyJSON.descriptor, layers: [layer], subject: subject,
+                                annotations: ["k": content])
+        return try await repo.pushManifest(try JSONCoding.encode(manifest), mediaType: MediaType.ociManifest, reference: tag)
+    }
+
+    func testReferrersFallbackTagIsMaintainedOnPushAndDelete() async throws {
+        try await withRegistry { registry, client in
+            let repo = client.repository(host: registry.host, name: "app/x", access: .delete)
+            let subject = try await pushArtifact(repo, content: "image", artifactType: "application/vnd.example.image", subject: nil, tag: "v1")
+            let sig = try await pushArtifact(repo, content: "sig", artifactType: "application/vnd.example.sig", subject: subject.basic, tag: nil)
+            let sbom = try await pushArtifact(repo, content: "sbom", artifactType: "application/vnd.example.sbom", subject: subject.basic, tag: nil)
+
+            let all = try await repo.referrers(of: subject.digest)
+            XCTAssertEqual(Set(all.map(\.digest)), [sig.digest, sbom.digest])
+            XCTAssertEqual(all.first { $0.digest == sig.digest }?.artifactType, "application/vnd.example.sig")
+            XCTAssertEqual(all.first { $0.digest == sig.digest }?.annotations?["k"], "sig")
+            let onlySig = try await repo.referrers(of: subject.digest, artifactType: "application/vnd.example.sig")
+            XCTAssertEqual(onlySig.map(\.digest), [sig.digest])
+            let tags = try await repo.tags()
+            XCTAssertTrue(tags.contains(RemoteRepository.referrersTag(for: subject.digest)))
+
+            _ = try await repo.deleteManifest(sig.digest.description)
+            let remaining = try await repo.referrers(of: subject.digest)
+            XCTAssertEqual(remaining.map(\.digest), [sbom.digest])
+        }
+    }
+
+    func testUntagKeepsTheManifestAndDeleteRemovesIt() async throws {
+        try await withRegistry { registry, client in
+            let repo = client.repository(host: registry.host, name: "app/y", access: .delete)
+            let d = try await pushArtifact(repo, content: "keep me", artifactType: "application/vnd.example", subject: nil, tag: "v1")
+            try await repo.tag(d, as: "extra")
+            try await repo.untag("extra")
+            let tags = try await repo.tags()
+            XCTAssertEqual(tags, ["v1"])
+            let kept = try await repo.resolve(d.digest.description)
+            XCTAssertEqual(kept.digest, d.digest)
+
+            _ = try await repo.deleteManifest("v1")
+            do {
+                _ = try await repo.resolve("v1")
+                XCTFail("the tag should be gone with its manifest")
+            } catch let error as RegistryError {
+                XCTAssertTrue(error.isNotFound, "\(error)")
+            }
+        }
+    }
+
+    func testDeleteForbiddenIsAClearError() async throws {
+        try XCTSkipUnless(TestRegistry.isAvailable(.plain), "docker-registry is not installed")
+        var options = TestRegistry.Options()
+        options.deleteEnabled = false
+        try await TestRegistry.withRegistry(.plain, options: options) { registry in
+            let client = try RegistryClient(configuration: testConfiguration())
+            let repo = client.repository(host: registry.host, name: "app/z", access: .delete)
+            let d = try await pushArtifact(repo, content: "x", artifactType: "application/vnd.example", subject: nil, tag: "v1")
+            do {
+                _ = try await repo.deleteManifest(d.digest.description)
+                XCTFail("expected an error")
+            } catch let error as RegistryError {
+                XCTAssertTrue(error.description.contains("405"), error.description)
+                XCTAssertEqual(error.codes, ["UNSUPPORTED"])
+            }
+            try await client.shutdown()
+        }
+    }
+}
