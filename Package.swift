@@ -84,7 +84,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
-            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
+            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",

@@ -112,6 +112,9 @@ public final class RegistryClient: Sendable {
             var headers = request.headers
             headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
             let toRegistry = url.canonicalOrigin == registryOrigin
+            if toRegistry, let wait = await session.pendingHold() {
+                try await Task.sleep(for: wait)
+            }
             if toRegistry, let auth = try await session.authorization(scopes: scopes, repository: request.repository) {
                 headers.replaceOrAdd(name: "Authorization", value: auth)
             } else {
@@ -170,6 +173,7 @@ public final class RegistryClient: Sendable {
                 && (body?.isReplayable ?? true):
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(parseRetryAfter)
                 _ = try? await readLimited(response.body, limit: 64 * 1024)
+                if let retryAfter, toRegistry { await session.hold(for: min(retryAfter, policy.maxBackoff)) }
                 configuration.logger.debug("retrying", metadata: ["status": "\(status)", "url": "\(url.redactedString)"])
                 try await Task.sleep(for: backoff(attempt: attempt, retryAfter: retryAfter))
                 continue

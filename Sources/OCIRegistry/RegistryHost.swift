@@ -29,6 +29,8 @@ actor RegistryHost {
     private var credentialCache: [String: Credential] = [:]
     /// A refresh token returned by the token server; it replaces the stored identity token for this run.
     private var refreshedIdentityToken: String?
+    /// Until when every request to this host waits, after a 429/503 with `Retry-After` (backoff shared per host).
+    private var holdUntil: ContinuousClock.Instant?
     /// Counters for tests and diagnostics.
     private(set) var pingCount = 0
     private(set) var tokenFetchCount = 0
@@ -207,6 +209,21 @@ actor RegistryHost {
     }
 
     func counters() -> (pings: Int, tokens: Int) { (pingCount, tokenFetchCount) }
+
+    /// Makes every request to this host wait `delay` (the longest announced hold wins).
+    func hold(for delay: Duration) {
+        let until = ContinuousClock.now + delay
+        if let current = holdUntil, current >= until { return }
+        holdUntil = until
+    }
+
+    /// How long a new request must still wait, if at all.
+    func pendingHold() -> Duration? {
+        guard let until = holdUntil else { return nil }
+        let left = until - .now
+        if left <= .zero { holdUntil = nil; return nil }
+        return left
+    }
 }
 
 /// Reads at most `limit` bytes of a body, discarding the rest.
