@@ -83,6 +83,9 @@ actor RegistryHost {
                     let chosen = challenges.first { $0.scheme == .bearer } ?? challenges.first { $0.scheme == .basic }
                     return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
                 default:
+                    // A plain-HTTP answer after HTTPS failed (e.g. a TLS port's "HTTP request to an HTTPS
+                    // server"): the HTTPS failure is what the user must fix.
+                    if let httpsError { throw httpsError }
                     throw RegistryError.registry(operation: "ping", target: url.absoluteString,
                                                  status: Int(response.status.code),
                                                  errors: RegistryErrorDetail.decodeList(body) ?? [],
