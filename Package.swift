@@ -58,7 +58,7 @@ let package = Package(
         ]),
         // The Go ociclient API on top of the registry client.
         .target(name: "OCIClient", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout", "OCICache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "OCICacheTests", dependencies: [
             "OCICache", "OCIContent", "OCISpec",
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",

@@ -1,4 +1,5 @@
 import Logging
+import OCICache
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -57,6 +58,9 @@ public struct OCIClientOptions: Sendable {
     public var allowPlainHTTP = false
     /// An explicit keyring; when nil one is built from `configPaths` and the default docker config.
     public var keyring: (any CredentialSource)?
+    /// A verified blob cache used by `fetch` (Go: `WithCache`): hits stream from it, misses fill it while
+    /// streaming. `copy` never uses it.
+    public var cache: ContentCache?
     /// Media types the caller knows (Go: `WithKnownMediaType`); they are accepted for pushes as blobs.
     public var knownMediaTypes: Set<String> = MediaType.defaultKnownMediaTypes
     /// The registry client's settings (TLS, retries, timeouts, concurrency). Its credentials and plain-HTTP policy
@@ -98,7 +102,14 @@ public final class OCIClient: OCIExtendedClientProtocol {
 
     public func fetch(_ ref: String, descriptor: Descriptor, into sink: (@Sendable ([UInt8]) async throws -> Void)) async throws {
         let reference = try parse(ref)
-        for try await chunk in try await registry.repository(reference).fetch(descriptor) where !chunk.isEmpty {
+        let repo = registry.repository(reference)
+        let stream: ByteStream
+        if let cache = options.cache {
+            stream = try await cache.fetch(descriptor, orDownload: { try await repo.fetch(descriptor) })
+        } else {
+            stream = try await repo.fetch(descriptor)
+        }
+        for try await chunk in stream where !chunk.isEmpty {
             try await sink(chunk)
         }
     }

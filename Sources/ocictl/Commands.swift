@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCICache
 import OCIClient
 import OCIContent
 import OCICredentials
@@ -112,10 +113,21 @@ struct BlobCommand: AsyncParsableCommand {
         func run() async throws {
             let ref = try parseReference(reference)
             guard let digest = ref.digest else { throw ValidationError("blob get needs REPO@DIGEST") }
+            let cache = try global.cache()
+            defer { cache?.close() }
             try await global.withClient { client in
                 let repo = client.registry.repository(ref)
                 let descriptor = Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1)
-                let stream = try await repo.fetch(descriptor)
+                let stream: ByteStream
+                if let cache {
+                    // The cache needs the size: ask the registry.
+                    var sized = try await repo.resolve(digest.description)
+                    sized.mediaType = "application/octet-stream"
+                    let known = sized
+                    stream = try await cache.fetch(known, orDownload: { try await repo.fetch(known) })
+                } else {
+                    stream = try await repo.fetch(descriptor)
+                }
                 if let output {
                     try await AtomicFileWriter.write(stream, to: output)
                 } else {
@@ -391,3 +403,44 @@ struct Delete: AsyncParsableCommand {
         Output.line(message)
     }
 }
+
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect or empty the blob cache.",
+                                                    subcommands: [Info.self, Prune.self])
+
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the cache's limit, size and items.")
+        @OptionGroup var global: GlobalOptions
+
+        struct Output: Encodable { var directory: String; var size: Int64; var currentSize: Int64; var items: Int; var usage: Double }
+
+        func run() async throws {
+            let cache = try global.cache() ?? ContentCache(options: CacheOptions(directory: ContentCache.defaultDirectory()))
+            defer { cache.close() }
+            let info = cache.info()
+            let usage = info.size > 0 ? Double(info.currentSize) / Double(info.size) * 100 : 0
+            let out = Output(directory: cache.directory, size: info.size, currentSize: info.currentSize, items: info.items, usage: usage)
+            if global.json { try OCICtlOutput.json(out) } else {
+                OCICtlOutput.line("Directory: \(out.directory)")
+                OCICtlOutput.line("Size: \(out.size == 0 ? "unlimited" : String(out.size))")
+                OCICtlOutput.line("CurrentSize: \(out.currentSize)")
+                OCICtlOutput.line("Items: \(out.items)")
+                if out.size > 0 { OCICtlOutput.line(String(format: "Usage: %.1f%%", out.usage)) }
+            }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove every entry from the cache.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let cache = try global.cache() ?? ContentCache(options: CacheOptions(directory: ContentCache.defaultDirectory()))
+            defer { cache.close() }
+            let removed = cache.prune()
+            OCICtlOutput.line("Successfully pruned \(removed) items from the cache \(cache.directory)")
+        }
+    }
+}
+
+typealias OCICtlOutput = Output

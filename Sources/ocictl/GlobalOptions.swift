@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OCICache
 import OCIClient
 import OCICredentials
 import OCIRegistry
@@ -22,6 +23,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("concurrency"), help: "How many blobs move at once.")
     var concurrency: Int = 4
 
+    @Option(name: .customLong("cache-dir"), help: "Cache fetched blobs here (default: $OCI_CACHE_DIR when set; no cache otherwise).")
+    var cacheDir: String?
+
     @Flag(name: .shortAndLong, help: "Log requests on stderr (credentials are never logged).")
     var verbose = false
 
@@ -34,6 +38,13 @@ struct GlobalOptions: ParsableArguments {
         }
         logger.logLevel = verbose ? .debug : .error
         return logger
+    }
+
+    /// The blob cache the fetching commands use: `--cache-dir`, else `$OCI_CACHE_DIR`, else none.
+    func cache() throws -> ContentCache? {
+        let dir = cacheDir ?? ProcessInfo.processInfo.environment[ContentCache.directoryEnvironmentVariable]
+        guard let dir, !dir.isEmpty else { return nil }
+        return try ContentCache(options: CacheOptions(directory: dir, logger: makeLogger()))
     }
 
     func keyring() throws -> Keyring {

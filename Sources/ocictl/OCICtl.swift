@@ -11,7 +11,7 @@ struct OCICtl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
-            Repos.self, Referrers.self, Delete.self, Login.self, Logout.self,
+            Repos.self, Referrers.self, Delete.self, CacheCommand.self, Login.self, Logout.self,
         ]
     )
 
@@ -35,7 +35,6 @@ struct OCICtl: AsyncParsableCommand {
     }
 
     static func describe(_ error: any Error) -> String {
-        if let e = error as? CustomStringConvertible { return e.description }
-        return "\(error)"
+        String(describing: error)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCICache
 import OCIClient
 import OCIContent
 import OCIReference
@@ -32,6 +33,8 @@ struct Pull: AsyncParsableCommand {
             return p
         }
         let dir = (output as NSString).standardizingPath
+        let cache = try global.cache()
+        defer { cache?.close() }
         let summary = try await global.withClient { client -> Summary in
             let repo = try endpoint.target(client)
             var (descriptor, bytes) = try await fetchManifest(repo, endpoint.reference ?? "latest")
@@ -62,11 +65,12 @@ struct Pull: AsyncParsableCommand {
                 jobs.append((layer, name))
             }
             let limiter = ConcurrencyLimiter(limit: global.concurrency)
+            let blobs: any ContentFetcher = cache.map { CachingFetcher(upstream: repo, cache: $0) } ?? repo
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (blob, name) in jobs {
                     group.addTask {
                         try await limiter.run {
-                            try await AtomicFileWriter.write(try await repo.fetch(blob), to: dir + "/" + name)
+                            try await AtomicFileWriter.write(try await blobs.fetch(blob), to: dir + "/" + name)
                         }
                     }
                 }
