@@ -74,6 +74,8 @@ public struct OCIClientOptions: Sendable {
 public final class OCIClient: OCIExtendedClientProtocol {
     public let registry: RegistryClient
     public let options: OCIClientOptions
+    /// OCI manifests and configs converted from schema1; only this client knows them, so `fetch` serves them.
+    public let convertedContent = MemoryStore()
 
     /// Builds a client; reads the keyring from the config files unless one is given (Go: `NewClient`).
     public init(options: OCIClientOptions = OCIClientOptions()) throws {
@@ -102,6 +104,10 @@ public final class OCIClient: OCIExtendedClientProtocol {
 
     public func fetch(_ ref: String, descriptor: Descriptor, into sink: (@Sendable ([UInt8]) async throws -> Void)) async throws {
         let reference = try parse(ref)
+        if try await convertedContent.exists(descriptor) {
+            for try await chunk in try await convertedContent.fetch(descriptor) where !chunk.isEmpty { try await sink(chunk) }
+            return
+        }
         let repo = registry.repository(reference)
         let stream: ByteStream
         if let cache = options.cache {
@@ -129,8 +135,16 @@ public final class OCIClient: OCIExtendedClientProtocol {
         let reference = try parse(ref)
         guard let r = reference.manifestReference else { throw OCIClientError.invalidArgument("\(ref) has no tag or digest") }
         let (descriptor, bytes) = try await registry.repository(reference).fetchManifest(r)
-        guard MediaType.isSingleArch(descriptor.mediaType) || MediaType.isMultiArch(descriptor.mediaType)
-                || MediaType.isSchema1(descriptor.mediaType) else {
+        if MediaType.isSchema1(descriptor.mediaType) {
+            // Converted to an OCI manifest (Go: ConvertV1ManifestToV2); kept in memory and in the cache if any.
+            let converted = try await convertSchema1(ref, descriptor: descriptor, bytes: bytes, cache: convertedContent)
+            if let cache = options.cache {
+                try? await cache.push(converted.config, content: ByteStream(bytes: converted.configBytes))
+                try? await cache.push(converted.manifest, content: ByteStream(bytes: converted.manifestBytes))
+            }
+            return (converted.manifest, converted.manifestBytes)
+        }
+        guard MediaType.isSingleArch(descriptor.mediaType) || MediaType.isMultiArch(descriptor.mediaType) else {
             throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
         }
         return (descriptor, bytes)

@@ -1,0 +1,604 @@
+import Foundation
+import OCIContent
+import OCIReference
+import OCIRegistry
+import OCISpec
+
+// Docker schema1 → OCI image conversion (Go: `manifest_v1_conversion.go`), with the Go bugs fixed:
+// layers stream instead of being buffered twice, a history shorter than the layer list is an error instead of
+// a crash, config keys are removed case-insensitively (they are parsed case-insensitively), and the converted
+// manifest is deterministic and says where it came from.
+
+/// Errors of the schema1 → OCI conversion.
+public enum Schema1ConversionError: Error, Sendable, CustomStringConvertible {
+    /// The schema1 document is not valid JSON or lacks `fsLayers`/`history`.
+    case invalidManifest(String)
+    /// `history` and `fsLayers` differ in length (or the manifest has no layers at all).
+    case historyMismatch(fsLayers: Int, history: Int)
+    /// A `history[i].v1Compatibility` cannot be parsed.
+    case invalidHistory(index: Int, why: String)
+    /// A layer uses a compression this package cannot decompress, so its diffID cannot be computed.
+    case unsupportedCompression(blobSum: Digest, compression: String)
+    /// A layer's compressed data is damaged.
+    case corruptLayer(blobSum: Digest, why: String)
+    /// A layer blob could not be fetched or failed verification.
+    case layerFetchFailed(blobSum: Digest, underlying: any Error)
+    /// The converted config or manifest cannot be stored in the cache.
+    case cacheFailed(Digest, underlying: any Error)
+
+    public var description: String {
+        switch self {
+        case .invalidManifest(let why):
+            return "unable to convert schema1 manifest: \(why)"
+        case .historyMismatch(0, _):
+            return "unable to convert schema1 manifest: it has no fsLayers"
+        case .historyMismatch(let layers, let history):
+            return "unable to convert schema1 manifest: it has \(layers) fsLayers but \(history) history entries; "
+                + "schema1 requires one history entry per layer, so the manifest is malformed"
+        case .invalidHistory(let index, let why):
+            return "unable to convert schema1 manifest: history[\(index)].v1Compatibility is invalid: \(why)"
+        case .unsupportedCompression(let blobSum, let compression):
+            return "unable to compute the diffID of layer \(blobSum): \(compression) decompression is not supported; "
+                + "copy the image with a tool that converts schema1 (e.g. skopeo copy --format oci) instead"
+        case .corruptLayer(let blobSum, let why):
+            return "unable to decompress layer \(blobSum): \(why)"
+        case .layerFetchFailed(let blobSum, let underlying):
+            return "unable to fetch layer blob \(blobSum): \(underlying)"
+        case .cacheFailed(let digest, let underlying):
+            return "unable to store converted content \(digest): \(underlying)"
+        }
+    }
+}
+
+/// The outcome of a schema1 conversion: the OCI manifest and config (both generated here, unknown to the
+/// registry) plus what was learned on the way.
+public struct Schema1ConversionResult: Sendable {
+    /// The schema1 manifest that was converted (its digest is the registry's: over the JWS payload).
+    public var source: Descriptor?
+    /// The converted OCI image manifest. It carries the annotation ``Schema1Converter/sourceDigestAnnotation``
+    /// with the schema1 digest, because its own digest is new (only this descriptor has the annotation, not
+    /// the manifest JSON).
+    public var manifest: Descriptor
+    /// The converted manifest's JSON (deterministic: sorted keys).
+    public var manifestBytes: [UInt8]
+    /// The generated OCI image config.
+    public var config: Descriptor
+    /// The generated config's JSON.
+    public var configBytes: [UInt8]
+    /// Layer descriptors, base first (empty layers left out, duplicates kept).
+    public var layers: [Descriptor]
+    /// sha256 of each layer's uncompressed content, in `layers` order.
+    public var diffIDs: [Digest]
+    /// One history entry per schema1 layer, base first, empty layers included.
+    public var history: [Schema1Converter.History]
+}
+
+/// Converts Docker schema1 manifests (signed or not) into OCI image manifests (Go: `ConvertV1ManifestToV2`,
+/// `ParseV1Manifest`, `CreateConfig`, `CreateV2Manifest`).
+///
+/// The algorithm is Go's: walk `fsLayers` from last to first (base first); for each, a history entry from its
+/// `v1Compatibility`; non-empty layers are fetched by `blobSum`, their compression detected from the first bytes
+/// and their diffID computed from the decompressed stream; the config is `history[0].v1Compatibility` without
+/// the v1 keys, plus `rootfs` and `history`. Signatures are not verified: registries re-sign schema1 with an
+/// ephemeral key on every GET, so a signature proves nothing; integrity comes from the payload digest that the
+/// registry client checks.
+public struct Schema1Converter: Sendable {
+    /// Annotation on ``Schema1ConversionResult/manifest`` naming the schema1 manifest's digest.
+    public static let sourceDigestAnnotation = "io.github.swift-ociclient.schema1.digest"
+
+    /// Where layer blobs are read from: the schema1 manifest's repository (or any store holding the blobs).
+    public let fetcher: any ContentFetcher
+    /// How many layers are read at once.
+    public let concurrency: Int
+
+    public init(fetcher: any ContentFetcher, concurrency: Int = 3) {
+        self.fetcher = fetcher
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// One `history` item of an OCI image config (Go: `ocispecv1.History`). Empty strings and a false
+    /// `empty_layer` are left out of the JSON, as Go's `omitempty` does.
+    public struct History: Hashable, Sendable, Codable {
+        /// RFC 3339 time, formatted as Go's `time.Time` marshals it (`0001-01-01T00:00:00Z` when unknown).
+        public var created: String?
+        /// `container_config.Cmd` joined with spaces.
+        public var createdBy: String?
+        public var author: String?
+        public var comment: String?
+        /// True for layers without content (`throwaway`, or `Size` 0); nil (absent) otherwise.
+        public var emptyLayer: Bool?
+
+        public init(created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
+                    emptyLayer: Bool? = nil) {
+            self.created = created
+            self.createdBy = createdBy
+            self.author = author
+            self.comment = comment
+            self.emptyLayer = emptyLayer
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case created, author, comment
+            case createdBy = "created_by"
+            case emptyLayer = "empty_layer"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if let created { try c.encode(created, forKey: .created) }
+            if let createdBy, !createdBy.isEmpty { try c.encode(createdBy, forKey: .createdBy) }
+            if let author, !author.isEmpty { try c.encode(author, forKey: .author) }
+            if let comment, !comment.isEmpty { try c.encode(comment, forKey: .comment) }
+            if emptyLayer == true { try c.encode(true, forKey: .emptyLayer) }
+        }
+    }
+
+    // MARK: conversion
+
+    /// Converts schema1 manifest bytes (signed or not). Layer blobs are read from ``fetcher``. When `cache` is
+    /// given, the converted config and manifest are pushed to it, so that fetches of the converted descriptors
+    /// can be served from there.
+    public func convert(_ bytes: [UInt8], source: Descriptor? = nil,
+                        into cache: (any ContentPusher)? = nil) async throws -> Schema1ConversionResult {
+        let manifest: V1Manifest
+        do {
+            manifest = try JSONCoding.decode(V1Manifest.self, from: bytes)
+        } catch {
+            throw Schema1ConversionError.invalidManifest("\(error)")
+        }
+        let (layers, diffIDs, history) = try await parse(manifest)
+        let (config, configBytes) = try Self.makeConfig(manifest, diffIDs: diffIDs, history: history)
+        let (plainManifest, manifestBytes) = try Self.makeManifest(config: config, layers: layers)
+        var manifestDescriptor = plainManifest
+        if let cache {
+            for (descriptor, content) in [(config, configBytes), (manifestDescriptor, manifestBytes)] {
+                do {
+                    try await cache.push(descriptor, content: ByteStream(bytes: content))
+                } catch {
+                    throw Schema1ConversionError.cacheFailed(descriptor.digest, underlying: error)
+                }
+            }
+        }
+        let sourceDigest = source?.digest ?? Digest.of(Schema1.payload(of: bytes))
+        manifestDescriptor.annotations = [Self.sourceDigestAnnotation: sourceDigest.description]
+        return Schema1ConversionResult(source: source, manifest: manifestDescriptor, manifestBytes: manifestBytes,
+                                       config: config, configBytes: configBytes, layers: layers, diffIDs: diffIDs,
+                                       history: history)
+    }
+
+    /// Builds layers, diffIDs and history from a schema1 manifest, base first (Go: `ParseV1Manifest`).
+    /// Empty layers (`throwaway: true`, else `Size: 0`) get a history entry but are not fetched. Every distinct
+    /// blob is read once, up to ``concurrency`` at a time; duplicates appear again in the result.
+    public func parse(_ manifest: V1Manifest) async throws
+        -> (layers: [Descriptor], diffIDs: [Digest], history: [History]) {
+        guard !manifest.fsLayers.isEmpty, manifest.history.count == manifest.fsLayers.count else {
+            throw Schema1ConversionError.historyMismatch(fsLayers: manifest.fsLayers.count, history: manifest.history.count)
+        }
+        var history: [History] = []
+        var nonEmpty: [Digest] = []
+        for i in stride(from: manifest.fsLayers.count - 1, through: 0, by: -1) {
+            let parsed = try ParsedV1History(manifest.history[i].v1Compatibility, index: i)
+            // Empty strings and a false empty_layer are absent, as in Go's JSON (omitempty).
+            func omitEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+            history.append(History(created: parsed.created, createdBy: omitEmpty(parsed.cmd.joined(separator: " ")),
+                                   author: omitEmpty(parsed.author), comment: omitEmpty(parsed.comment),
+                                   emptyLayer: parsed.isEmptyLayer ? true : nil))
+            if !parsed.isEmptyLayer { nonEmpty.append(manifest.fsLayers[i].blobSum) }
+        }
+        let infos = try await inspect(Array(Set(nonEmpty)))
+        var layers: [Descriptor] = []
+        var diffIDs: [Digest] = []
+        for blobSum in nonEmpty {
+            guard let info = infos[blobSum] else { continue }
+            layers.append(Descriptor(mediaType: info.mediaType, digest: blobSum, size: info.size))
+            diffIDs.append(info.diffID)
+        }
+        return (layers, diffIDs, history)
+    }
+
+    private func inspect(_ blobSums: [Digest]) async throws -> [Digest: Schema1LayerInfo] {
+        let fetcher = self.fetcher
+        let limiter = ConcurrencyLimiter(limit: concurrency)
+        return try await withThrowingTaskGroup(of: (Digest, Schema1LayerInfo).self) { group in
+            for blobSum in blobSums {
+                group.addTask {
+                    try await limiter.run {
+                        // Size unknown (-1): only the digest is verified, while the stream is read.
+                        let descriptor = Descriptor(mediaType: "application/octet-stream", digest: blobSum, size: -1)
+                        do {
+                            let stream = try await fetcher.fetch(descriptor)
+                            return (blobSum, try await Schema1Converter.inspectLayer(stream, blobSum: blobSum))
+                        } catch let error as Schema1ConversionError {
+                            throw error
+                        } catch let error as CancellationError {
+                            throw error
+                        } catch {
+                            throw Schema1ConversionError.layerFetchFailed(blobSum: blobSum, underlying: error)
+                        }
+                    }
+                }
+            }
+            var result: [Digest: Schema1LayerInfo] = [:]
+            for try await (digest, info) in group { result[digest] = info }
+            return result
+        }
+    }
+
+    // MARK: documents
+
+    /// Keys of `v1Compatibility` that are not image config (compared case-insensitively). `rootfs` and
+    /// `history` are replaced by the generated ones.
+    static let droppedConfigKeys: Set<String> = ["id", "parent", "size", "parent_id", "layer_id", "throwaway",
+                                                  "rootfs", "history"]
+
+    /// The OCI image config: `history[0].v1Compatibility` (the newest layer's) without `id`, `parent`, `Size`,
+    /// `parent_id`, `layer_id`, `throwaway` (any letter case), plus `rootfs` and `history` (Go: `CreateConfig`).
+    /// Other keys keep their JSON values verbatim (compacted); keys are sorted, so the bytes are deterministic.
+    public static func makeConfig(_ manifest: V1Manifest, diffIDs: [Digest],
+                                  history: [History]) throws(Schema1ConversionError) -> (descriptor: Descriptor, bytes: [UInt8]) {
+        guard let newest = manifest.history.first else {
+            throw .historyMismatch(fsLayers: manifest.fsLayers.count, history: 0)
+        }
+        let members: [RawJSON.Member]
+        do {
+            members = try RawJSON.members(of: Array(newest.v1Compatibility.utf8))
+        } catch {
+            throw .invalidHistory(index: 0, why: error.message)
+        }
+        var object: [String: [UInt8]] = [:]
+        for member in members where !droppedConfigKeys.contains(member.key.lowercased()) {
+            object[member.key] = member.value
+        }
+        struct RootFS: Encodable {
+            var type = "layers"
+            var diffIDs: [Digest]
+            enum CodingKeys: String, CodingKey { case type; case diffIDs = "diff_ids" }
+        }
+        do {
+            object["rootfs"] = try JSONCoding.encode(RootFS(diffIDs: diffIDs))
+            object["history"] = try JSONCoding.encode(history)
+        } catch {
+            throw .invalidManifest("cannot encode the config: \(error)")
+        }
+        let bytes = RawJSON.object(object)
+        return (Descriptor.of(bytes, mediaType: MediaType.ociConfig), bytes)
+    }
+
+    /// The OCI image manifest `{"config","layers","mediaType","schemaVersion":2}` (Go: `CreateV2Manifest`, which
+    /// left out `mediaType`).
+    public static func makeManifest(config: Descriptor,
+                                    layers: [Descriptor]) throws(Schema1ConversionError) -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let manifest = Manifest(schemaVersion: 2, mediaType: MediaType.ociManifest, config: config, layers: layers)
+        do {
+            let bytes = try JSONCoding.encode(manifest)
+            return (Descriptor.of(bytes, mediaType: MediaType.ociManifest), bytes)
+        } catch {
+            throw .invalidManifest("cannot encode the manifest: \(error)")
+        }
+    }
+}
+
+// MARK: - v1Compatibility parsing
+
+extension V1History {
+    /// Parses a schema1 `v1Compatibility` JSON string as Go's `encoding/json` does: keys match case-insensitively
+    /// (`throwaway`/`throwAway`, `Size`/`size`), the last matching key wins, `null` leaves a field unset, and
+    /// `created` must be an RFC 3339 time.
+    public init(v1Compatibility: String) throws(Schema1ConversionError) {
+        let parsed = try ParsedV1History(v1Compatibility, index: 0)
+        self.init(author: parsed.author, created: parsed.createdDate, comment: parsed.comment,
+                  throwAway: parsed.throwAway, size: parsed.size, containerConfigCmd: parsed.cmd)
+    }
+
+    /// Go's `isEmptyLayer`: `throwaway` if present, else `Size == 0` if present, else not empty.
+    public var isEmptyLayer: Bool {
+        if let throwAway { return throwAway }
+        if let size { return size == 0 }
+        return false
+    }
+}
+
+/// The fields of a `v1Compatibility` the conversion uses, parsed with Go's rules.
+struct ParsedV1History {
+    var author = ""
+    var comment = ""
+    /// The time as Go re-encodes it (RFC 3339, nanoseconds, trailing zeros dropped); zero time when absent.
+    var created = RFC3339.zeroTime
+    var createdDate: Date?
+    var throwAway: Bool?
+    var size: Int64?
+    var cmd: [String] = []
+
+    var isEmptyLayer: Bool {
+        if let throwAway { return throwAway }
+        if let size { return size == 0 }
+        return false
+    }
+
+    init(_ text: String, index: Int) throws(Schema1ConversionError) {
+        func fail(_ why: String) -> Schema1ConversionError { .invalidHistory(index: index, why: why) }
+        let members: [RawJSON.Member]
+        do {
+            members = try RawJSON.members(of: Array(text.utf8))
+        } catch {
+            throw fail(error.message)
+        }
+        for member in members {
+            switch member.key.lowercased() {
+            case "author":
+                if let s = try member.string(fail) { author = s }
+            case "comment":
+                if let s = try member.string(fail) { comment = s }
+            case "created":
+                if let s = try member.string(fail) {
+                    guard let normalised = RFC3339.goFormat(s) else {
+                        throw fail("created \"\(s)\" is not an RFC 3339 time")
+                    }
+                    created = normalised
+                    createdDate = RFC3339.date(s)
+                }
+            case "throwaway":
+                switch try member.json(fail) {
+                case .null: break
+                case .bool(let b): throwAway = b
+                default: throw fail("throwaway must be a boolean")
+                }
+            case "size":
+                switch try member.json(fail) {
+                case .null: break
+                case .number(let n) where n.rounded() == n && abs(n) < 9.0e15: size = Int64(n)
+                default: throw fail("Size must be an integer")
+                }
+            case "container_config":
+                switch try member.json(fail) {
+                case .null: break
+                case .object:
+                    let inner: [RawJSON.Member]
+                    do {
+                        inner = try RawJSON.members(of: member.value)
+                    } catch {
+                        throw fail(error.message)
+                    }
+                    for field in inner where field.key.lowercased() == "cmd" {
+                        switch try field.json(fail) {
+                        case .null: cmd = []
+                        case .array(let items):
+                            cmd = try items.map { item throws(Schema1ConversionError) -> String in
+                                guard case .string(let s) = item else { throw fail("container_config.Cmd must hold strings") }
+                                return s
+                            }
+                        default: throw fail("container_config.Cmd must be an array of strings")
+                        }
+                    }
+                default: throw fail("container_config must be an object")
+                }
+            default: break
+            }
+        }
+    }
+}
+
+/// RFC 3339 times in Go's encoding.
+enum RFC3339 {
+    /// Go's zero `time.Time` as JSON.
+    static let zeroTime = "0001-01-01T00:00:00Z"
+
+    /// Validates an RFC 3339 time as Go's `time.Time.UnmarshalJSON` does and formats it like
+    /// `time.Time.MarshalJSON` (`RFC3339Nano`): fraction up to 9 digits without trailing zeros, `Z` for a zero
+    /// offset, other offsets kept. nil when invalid.
+    static func goFormat(_ s: String) -> String? {
+        let b = Array(s.utf8)
+        func digits(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= b.count else { return nil }
+            var v = 0
+            for i in range {
+                guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+                v = v * 10 + Int(b[i] - 0x30)
+            }
+            return v
+        }
+        guard b.count >= 20, let year = digits(0..<4), b[4] == 0x2D, let month = digits(5..<7), b[7] == 0x2D,
+              let day = digits(8..<10), b[10] == 0x54, let hour = digits(11..<13), b[13] == 0x3A,
+              let minute = digits(14..<16), b[16] == 0x3A, let second = digits(17..<19) else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), day >= 1, day <= days[month - 1], hour < 24, minute < 60, second < 60 else {
+            return nil
+        }
+        var i = 19
+        var fraction: [UInt8] = []
+        if b[i] == 0x2E {
+            i += 1
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                fraction.append(b[i])
+                i += 1
+            }
+            guard !fraction.isEmpty else { return nil }
+        }
+        let zone: String
+        if i < b.count, b[i] == 0x5A, i + 1 == b.count {
+            zone = "Z"
+        } else if i + 6 == b.count, b[i] == 0x2B || b[i] == 0x2D, let zh = digits((i + 1)..<(i + 3)), b[i + 3] == 0x3A,
+                  let zm = digits((i + 4)..<(i + 6)), zh < 24, zm < 60 {
+            zone = zh == 0 && zm == 0 ? "Z" : String(decoding: b[i..<b.count], as: UTF8.self)
+        } else {
+            return nil
+        }
+        var frac = Array(fraction.prefix(9))
+        while frac.last == 0x30 { frac.removeLast() }
+        let base = String(decoding: b[0..<19], as: UTF8.self)
+        return base + (frac.isEmpty ? "" : "." + String(decoding: frac, as: UTF8.self)) + zone
+    }
+
+    /// The time as a `Date` (sub-microsecond precision is lost), for ``V1History/created``.
+    static func date(_ s: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = formatter.date(from: s) { return d }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: s)
+    }
+}
+
+// MARK: - raw JSON objects
+
+/// Splits a JSON object into its members, in document order, keeping each value's JSON text (compacted)
+/// so that values the conversion does not interpret are copied verbatim.
+enum RawJSON {
+    struct Failure: Error { var message: String }
+
+    struct Member {
+        var key: String
+        /// The value's JSON text, without insignificant white space.
+        var value: [UInt8]
+
+        func json(_ fail: (String) -> Schema1ConversionError) throws(Schema1ConversionError) -> JSONValue {
+            do {
+                return try JSONCoding.decode(JSONValue.self, from: value)
+            } catch {
+                throw fail("\(key): \(error)")
+            }
+        }
+
+        /// The value as a string; nil for `null`.
+        func string(_ fail: (String) -> Schema1ConversionError) throws(Schema1ConversionError) -> String? {
+            switch try json(fail) {
+            case .null: return nil
+            case .string(let s): return s
+            default: throw fail("\(key) must be a string")
+            }
+        }
+    }
+
+    /// The members of the object `bytes`; fails unless `bytes` is one valid JSON object.
+    static func members(of bytes: [UInt8]) throws(Failure) -> [Member] {
+        do {
+            _ = try JSONCoding.decode([String: JSONValue].self, from: bytes)
+        } catch {
+            throw Failure(message: "not a JSON object: \(error)")
+        }
+        var scanner = Scanner(bytes: bytes)
+        var result: [Member] = []
+        scanner.skipSpace()
+        guard scanner.take(0x7B) else { throw Failure(message: "not a JSON object") }
+        scanner.skipSpace()
+        if scanner.take(0x7D) { return [] }
+        while true {
+            scanner.skipSpace()
+            let keyText = scanner.valueSpan()
+            guard let key = try? JSONDecoder().decode(String.self, from: Data(keyText)) else {
+                throw Failure(message: "invalid object key")
+            }
+            scanner.skipSpace()
+            guard scanner.take(0x3A) else { throw Failure(message: "expected ':' after \"\(key)\"") }
+            scanner.skipSpace()
+            result.append(Member(key: key, value: compact(scanner.valueSpan())))
+            scanner.skipSpace()
+            if scanner.take(0x2C) { continue }
+            guard scanner.take(0x7D) else { throw Failure(message: "expected ',' or '}' after \"\(key)\"") }
+            return result
+        }
+    }
+
+    /// `{"k":v,…}` with keys sorted by their UTF-8 bytes (as Go sorts map keys) and values inserted verbatim.
+    static func object(_ members: [String: [UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [0x7B]
+        let keys = members.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        for (n, key) in keys.enumerated() {
+            if n > 0 { out.append(0x2C) }
+            out.append(contentsOf: (try? JSONCoding.encode(key)) ?? Array("\"\"".utf8))
+            out.append(0x3A)
+            out.append(contentsOf: members[key] ?? Array("null".utf8))
+        }
+        out.append(0x7D)
+        return out
+    }
+
+    /// Removes white space outside strings.
+    static func compact(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var inString = false, escaped = false
+        for b in bytes {
+            if inString {
+                out.append(b)
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            case 0x22: inString = true
+            default: break
+            }
+            out.append(b)
+        }
+        return out
+    }
+
+    /// A cursor over JSON text already known to be valid.
+    struct Scanner {
+        let bytes: [UInt8]
+        var i = 0
+
+        mutating func skipSpace() {
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
+        }
+
+        mutating func take(_ byte: UInt8) -> Bool {
+            guard i < bytes.count, bytes[i] == byte else { return false }
+            i += 1
+            return true
+        }
+
+        /// The span of the value (string, number, literal, object or array) starting at the cursor.
+        mutating func valueSpan() -> ArraySlice<UInt8> {
+            let start = i
+            var depth = 0, inString = false, escaped = false
+            while i < bytes.count {
+                let b = bytes[i]
+                if inString {
+                    if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 {
+                        inString = false
+                        if depth == 0 {
+                            i += 1
+                            return bytes[start..<i]
+                        }
+                    }
+                    i += 1
+                    continue
+                }
+                switch b {
+                case 0x22: inString = true
+                case 0x7B, 0x5B: depth += 1
+                case 0x7D, 0x5D:
+                    if depth == 0 { return bytes[start..<i] }
+                    depth -= 1
+                    if depth == 0 {
+                        i += 1
+                        return bytes[start..<i]
+                    }
+                case 0x2C, 0x20, 0x09, 0x0A, 0x0D:
+                    if depth == 0 { return bytes[start..<i] }
+                default: break
+                }
+                i += 1
+            }
+            return bytes[start..<i]
+        }
+    }
+}
+
+// MARK: - client
+
+extension OCIClient {
+    /// Converts the schema1 manifest `bytes` of `ref` (as returned by the registry, signed or not) into an OCI
+    /// image manifest, reading the layers from `ref`'s repository (Go: `ConvertV1ManifestToV2`). When `cache` is
+    /// given, the converted config and manifest are pushed to it.
+    public func convertSchema1(_ ref: String, descriptor: Descriptor? = nil, bytes: [UInt8],
+                               cache: (any ContentPusher)? = nil) async throws -> Schema1ConversionResult {
+        let reference = try Reference(parsing: ref)
+        let converter = Schema1Converter(fetcher: registry.repository(reference),
+                                         concurrency: registry.configuration.concurrency)
+        return try await converter.convert(bytes, source: descriptor, into: cache)
+    }
+}
