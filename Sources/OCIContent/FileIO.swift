@@ -1,8 +1,16 @@
 import Foundation
 import OCISpec
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension ByteStream {
-    /// Streams a file in chunks; each iteration reopens it, so the stream can be replayed.
+    /// Streams a file in chunks, from `offset` on; each iteration reopens it, so the stream can be replayed.
     public init(fileAt path: String, offset: Int64 = 0, chunkSize: Int = 1 << 20) {
         self.init {
             let reader = FileChunkReader(path: path, chunkSize: chunkSize, offset: offset)
@@ -25,14 +33,13 @@ extension BlobSource {
     }
 }
 
-/// Reads a file chunk by chunk.
+/// Reads a file chunk by chunk with plain POSIX reads (no intermediate `Data`).
 final class FileChunkReader: @unchecked Sendable {
     private let path: String
     private let chunkSize: Int
-    private var handle: FileHandle?
-    private var done = false
-
     private let offset: Int64
+    private var fd: Int32 = -1
+    private var done = false
 
     init(path: String, chunkSize: Int, offset: Int64 = 0) {
         self.path = path
@@ -40,73 +47,99 @@ final class FileChunkReader: @unchecked Sendable {
         self.offset = max(0, offset)
     }
 
-    deinit { try? handle?.close() }
+    deinit { if fd >= 0 { close(fd) } }
 
     func next() throws -> [UInt8]? {
         if done { return nil }
-        if handle == nil {
-            guard let h = FileHandle(forReadingAtPath: path) else {
-                throw ContentError.notFound("file \(path)")
+        if fd < 0 {
+            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            guard opened >= 0 else {
+                let why = String(cString: strerror(errno))
+                throw errno == ENOENT ? ContentError.notFound("file \(path)") : ContentError.unsupported("cannot open \(path): \(why)")
             }
-            if offset > 0 { try h.seek(toOffset: UInt64(offset)) }
-            handle = h
+            fd = opened
+            if offset > 0, lseek(fd, off_t(offset), SEEK_SET) < 0 {
+                throw ContentError.unsupported("cannot seek in \(path): \(String(cString: strerror(errno)))")
+            }
         }
-        guard let h = handle, let data = try h.read(upToCount: chunkSize), !data.isEmpty else {
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var n: Int
+        repeat {
+            n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        } while n < 0 && errno == EINTR
+        guard n >= 0 else { throw ContentError.unsupported("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard n > 0 else {
             done = true
-            try? handle?.close()
-            handle = nil
+            close(fd)
+            fd = -1
             return nil
         }
-        return [UInt8](data)
+        if n < buffer.count { buffer.removeLast(buffer.count - n) }
+        return buffer
     }
 }
 
 /// Writes a file atomically: content goes to a temporary file beside the destination, which is renamed over
 /// the destination only by `commit()`. `discard()` (or dropping the writer) removes the temporary file.
+/// Readers never see a partial file. Data is not fsynced: every store re-verifies content when it reads it.
 public final class AtomicFileWriter: @unchecked Sendable {
     public let destination: String
     let temporary: String
-    private var handle: FileHandle?
+    private var fd: Int32
 
     public init(destination: String) throws {
         self.destination = destination
         let dir = (destination as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
+        let directory = dir.isEmpty ? "." : dir
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let base = (destination as NSString).lastPathComponent
-        temporary = (dir.isEmpty ? "." : dir) + "/.\(base).tmp-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let h = FileHandle(forWritingAtPath: temporary) else {
-            throw ContentError.unsupported("cannot create \(temporary): check that the directory is writable")
+        temporary = directory + "/.\(base).tmp-\(UUID().uuidString)"
+        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ContentError.unsupported("cannot create \(temporary): \(String(cString: strerror(errno))); check that the directory is writable")
         }
-        handle = h
     }
 
     deinit { discard() }
 
     public func write(_ bytes: [UInt8]) throws {
-        guard let handle else { throw ContentError.unsupported("write after commit to \(destination)") }
-        try handle.write(contentsOf: bytes)
+        guard fd >= 0 else { throw ContentError.unsupported("write after commit to \(destination)") }
+        try bytes.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let n = posixWrite(fd, raw.baseAddress?.advanced(by: written), raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ContentError.unsupported("cannot write \(temporary): \(String(cString: strerror(errno)))")
+                }
+                written += n
+            }
+        }
     }
 
-    /// Flushes and renames the temporary file over the destination.
+    /// Closes and renames the temporary file over the destination.
     public func commit() throws {
-        guard let h = handle else { return }
-        try h.synchronize()
-        try h.close()
-        handle = nil
+        guard fd >= 0 else { return }
+        let closed = close(fd)
+        fd = -1
+        guard closed == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ContentError.unsupported("cannot finish writing \(destination): \(why)")
+        }
         if rename(temporary, destination) != 0 {
             let why = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
+            unlink(temporary)
             throw ContentError.unsupported("cannot move the download into \(destination): \(why)")
         }
     }
 
     /// Removes the temporary file; the destination is untouched.
     public func discard() {
-        if let h = handle {
-            try? h.close()
-            handle = nil
-            try? FileManager.default.removeItem(atPath: temporary)
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+            unlink(temporary)
         }
     }
 
@@ -121,4 +154,15 @@ public final class AtomicFileWriter: @unchecked Sendable {
             throw error
         }
     }
+}
+
+/// `write(2)`, named apart from the writer's own `write`.
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, buffer, count)
+    #elseif canImport(Musl)
+    return Musl.write(fd, buffer, count)
+    #else
+    return Darwin.write(fd, buffer, count)
+    #endif
 }

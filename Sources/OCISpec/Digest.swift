@@ -102,34 +102,30 @@ public enum DigestError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Incrementally hashes content for a digest, for verification while streaming.
 public struct DigestHasher {
-    private enum State {
-        case sha256(SHA256)
-        case sha384(SHA384)
-        case sha512(SHA512)
-    }
-
-    public let algorithm: Algorithm
     public typealias Algorithm = Digest.Algorithm
-    private var state: State
+    public let algorithm: Algorithm
+    // One of these is set; updating an optional in place keeps the hash context uniquely referenced
+    // (no copy per chunk).
+    private var sha256: SHA256?
+    private var sha384: SHA384?
+    private var sha512: SHA512?
     /// The number of bytes hashed so far.
     public private(set) var count: Int64 = 0
 
     public init(algorithm: Digest.Algorithm = .sha256) {
         self.algorithm = algorithm
         switch algorithm {
-        case .sha256: state = .sha256(SHA256())
-        case .sha384: state = .sha384(SHA384())
-        case .sha512: state = .sha512(SHA512())
+        case .sha256: sha256 = SHA256()
+        case .sha384: sha384 = SHA384()
+        case .sha512: sha512 = SHA512()
         }
     }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         count += Int64(bytes.count)
-        switch state {
-        case .sha256(var h): h.update(bufferPointer: bytes); state = .sha256(h)
-        case .sha384(var h): h.update(bufferPointer: bytes); state = .sha384(h)
-        case .sha512(var h): h.update(bufferPointer: bytes); state = .sha512(h)
-        }
+        sha256?.update(bufferPointer: bytes)
+        sha384?.update(bufferPointer: bytes)
+        sha512?.update(bufferPointer: bytes)
     }
 
     public mutating func update(_ bytes: [UInt8]) {
@@ -141,10 +137,8 @@ public struct DigestHasher {
     }
 
     public func finalize() -> Digest {
-        switch state {
-        case .sha256(let h): return Digest(algorithm: .sha256, hashBytes: h.finalize())
-        case .sha384(let h): return Digest(algorithm: .sha384, hashBytes: h.finalize())
-        case .sha512(let h): return Digest(algorithm: .sha512, hashBytes: h.finalize())
-        }
+        if let h = sha384 { return Digest(algorithm: .sha384, hashBytes: h.finalize()) }
+        if let h = sha512 { return Digest(algorithm: .sha512, hashBytes: h.finalize()) }
+        return Digest(algorithm: .sha256, hashBytes: (sha256 ?? SHA256()).finalize())
     }
 }
