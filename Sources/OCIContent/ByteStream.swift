@@ -12,10 +12,19 @@ public struct ByteStream: AsyncSequence, Sendable {
     public typealias Failure = any Error
 
     private let makeNext: @Sendable () -> (@Sendable () async throws -> [UInt8]?)
+    /// What this stream already verifies while it is read (set by `verifying(_:)`, kept by `onChunk`), so that
+    /// a store receiving it does not hash the same content a second time.
+    public let verification: VerificationTarget?
 
     /// A stream produced by a `next` closure factory; each call of the factory starts a new iteration.
     public init(_ makeNext: @escaping @Sendable () -> (@Sendable () async throws -> [UInt8]?)) {
         self.makeNext = makeNext
+        self.verification = nil
+    }
+
+    private init(verification: VerificationTarget?, _ makeNext: @escaping @Sendable () -> (@Sendable () async throws -> [UInt8]?)) {
+        self.makeNext = makeNext
+        self.verification = verification
     }
 
     /// A stream over bytes in memory, in chunks of at most `chunkSize`.
@@ -50,10 +59,15 @@ public struct ByteStream: AsyncSequence, Sendable {
         return out
     }
 
-    /// A stream that checks size and digest against `descriptor` while it is read.
+    /// A stream that checks size and digest against `descriptor` while it is read. A stream that already
+    /// verifies the same digest and size is returned as it is (its check fails the read just the same).
     public func verifying(_ descriptor: VerificationTarget) -> ByteStream {
+        if let current = verification, current.digest == descriptor.digest,
+           descriptor.size == nil || current.size == descriptor.size {
+            return self
+        }
         let upstream = self
-        return ByteStream {
+        return ByteStream(verification: descriptor) {
             let verifier = StreamVerifier(target: descriptor)
             let iteratorBox = IteratorBox(upstream.makeAsyncIterator())
             return {
@@ -66,7 +80,7 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// A stream that applies `transform` to every chunk.
     public func onChunk(_ observe: @escaping @Sendable ([UInt8]) -> Void) -> ByteStream {
         let upstream = self
-        return ByteStream {
+        return ByteStream(verification: verification) {
             let box = IteratorBox(upstream.makeAsyncIterator())
             return {
                 let chunk = try await box.next()
@@ -78,7 +92,7 @@ public struct ByteStream: AsyncSequence, Sendable {
 }
 
 /// What a stream is verified against: expected digest and, when known, the size.
-public struct VerificationTarget: Sendable {
+public struct VerificationTarget: Sendable, Hashable {
     public var digest: Digest
     public var size: Int64?
     public init(digest: Digest, size: Int64?) {
