@@ -131,6 +131,11 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         return u.dropFirst().allSatisfy { word($0) || $0 == 46 || $0 == 45 }
     }
 
+    /// Whether `name` is a valid repository path (lowercase components joined by `/`, at most 255 bytes).
+    public static func isValidRepository(_ name: String) -> Bool {
+        name.utf8.count <= maxNameLength && isValidPath(name)
+    }
+
     /// Path components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`.
     static func isValidPath(_ path: String) -> Bool {
         let comps = path.split(separator: "/", omittingEmptySubsequences: false)

@@ -209,11 +209,18 @@ public final class RegistryClient: Sendable {
                 throw errorFor(status: Int(response.status.code), headers: response.headers, body: body,
                                operation: operation, target: target)
             }
+            if let errors = RegistryErrorDetail.decodeList(body) {
+                throw RegistryError.registry(operation: operation, target: target, status: 200, errors: errors, bodySnippet: nil)
+            }
             do { try consume(body) } catch {
                 throw RegistryError.invalidResponse(operation: operation, target: target, why: "\(error)")
             }
             next = response.headers.first(name: "Link").flatMap { LinkHeader.nextURL($0, relativeTo: url) }
             if next == url { next = nil }
+            if let candidate = next, candidate.scheme != first.scheme || candidate.canonicalOrigin != first.canonicalOrigin {
+                throw RegistryError.unsafeRedirect(from: first.redactedString, to: candidate.redactedString,
+                                                   why: "a pagination link must stay on the registry")
+            }
         }
     }
 }

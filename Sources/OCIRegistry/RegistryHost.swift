@@ -229,14 +229,20 @@ actor RegistryHost {
     }
 }
 
-/// Reads at most `limit` bytes of a body, discarding the rest.
-func readLimited(_ body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
+/// Reads at most `limit` bytes of a body. Past the limit it stops reading (the connection is dropped), so an
+/// endless body costs no more than the limit. A read failure (timeout, cut connection) is a transport error.
+func readLimited(_ body: HTTPClientResponse.Body, limit: Int, host: String = "registry") async throws -> [UInt8] {
     var out: [UInt8] = []
-    for try await var chunk in body {
-        if out.count < limit {
+    do {
+        for try await var chunk in body {
             let take = min(limit - out.count, chunk.readableBytes)
-            if let bytes = chunk.readBytes(length: take) { out.append(contentsOf: bytes) }
+            if take > 0, let bytes = chunk.readBytes(length: take) { out.append(contentsOf: bytes) }
+            if chunk.readableBytes > 0 || out.count >= limit { break }
         }
+    } catch is CancellationError {
+        throw CancellationError()
+    } catch {
+        throw HTTPTransport.classify(error, host: host)
     }
     return out
 }

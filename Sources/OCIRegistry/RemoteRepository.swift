@@ -39,7 +39,17 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
 
     private var session: RegistryHost { client.registryHost(host) }
 
+    /// Tags and digests are validated before they become part of a URL.
+    static func validate(reference: String) throws(RegistryError) {
+        guard Reference.isValidTag(reference) || Digest(reference) != nil else {
+            throw .invalidArgument("\"\(reference)\" is neither a valid tag nor a digest")
+        }
+    }
+
     private func url(_ path: String, query: String? = nil) async throws -> URL {
+        guard Reference.isValidRepository(name) else {
+            throw RegistryError.invalidArgument("\"\(name)\" is not a valid repository name")
+        }
         let scheme = try await session.ping().scheme
         let text = "\(scheme)://\(host)/v2/\(name)/\(path)" + (query.map { "?\($0)" } ?? "")
         guard let url = URL(string: text) else { throw RegistryError.invalidArgument("cannot build a URL for \(host)/\(name)") }
@@ -74,6 +84,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     /// Resolves a tag or digest to the manifest's descriptor (HEAD with the full Accept list; GET and hash when
     /// the registry gives no digest). A digest that names no manifest is looked up as a blob.
     public func resolve(_ reference: String) async throws -> Descriptor {
+        try Self.validate(reference: reference)
         let target = target(reference)
         let refDigest = Digest(reference)
         let response = try await send(.HEAD, try await url("manifests/\(reference)"), headers: Self.acceptHeaders,
@@ -122,6 +133,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     /// A manifest's descriptor and exact bytes, by tag or digest. The digest is computed over the bytes received
     /// (over the JWS payload for signed schema1) and checked against the reference and the registry's header.
     public func fetchManifest(_ reference: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        try Self.validate(reference: reference)
         let target = target(reference)
         let response = try await send(.GET, try await url("manifests/\(reference)"), headers: Self.acceptHeaders,
                                       operation: "fetch manifest", target: target)
@@ -167,6 +179,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         guard bytes.count <= ContentLimits.maxManifestBytes else {
             throw RegistryError.manifestTooLarge(target: "\(host)/\(name)", size: Int64(bytes.count))
         }
+        if let reference { try Self.validate(reference: reference) }
         let descriptor = Descriptor.of(bytes, mediaType: mediaType)
         let ref = reference ?? descriptor.digest.description
         let target = target(ref)
@@ -205,8 +218,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
             }
             return ByteStream(bytes: bytes)
         }
-        let expectedSize = descriptor.size >= 0 ? descriptor.size : nil
-        let verification = VerificationTarget(digest: descriptor.digest, size: expectedSize)
+        var expectedSize = descriptor.size >= 0 ? descriptor.size : nil
+        var verification = VerificationTarget(digest: descriptor.digest, size: expectedSize)
         for external in descriptor.urls ?? [] {
             guard let u = URL(string: external), u.scheme == "https" || u.scheme == "http" else { continue }
             if let stream = try? await openExternal(u) { return stream.verifying(verification) }
@@ -214,7 +227,16 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let blobURL = try await url("blobs/\(descriptor.digest)")
         let download = BlobDownload(repository: self, url: blobURL, target: target)
-        try await download.start()
+        let length = try await download.start()
+        if expectedSize == nil {
+            // Unknown size: the registry's Content-Length bounds the stream; without one, refuse.
+            guard let length else {
+                throw RegistryError.invalidResponse(operation: "fetch blob", target: target,
+                    why: "a blob of unknown size came without Content-Length; give the descriptor's size")
+            }
+            expectedSize = length
+            verification = VerificationTarget(digest: descriptor.digest, size: length)
+        }
         return ByteStream { { try await download.next() } }.verifying(verification)
     }
 
@@ -562,8 +584,12 @@ final class BlobDownload: @unchecked Sendable {
         self.offset = offset
     }
 
-    func start() async throws {
-        iterator = try await repository.openBlob(url, offset: offset, target: target).body.makeAsyncIterator()
+    /// Opens the download; returns the response's Content-Length, if any.
+    @discardableResult
+    func start() async throws -> Int64? {
+        let response = try await repository.openBlob(url, offset: offset, target: target)
+        iterator = response.body.makeAsyncIterator()
+        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
     }
 
     func next() async throws -> [UInt8]? {
