@@ -5,8 +5,9 @@
 #
 # Prints the executions each target ran (libFuzzer's "Done N runs" line) and exits non-zero when a target crashed,
 # hung (-timeout) or ran out of memory. The input that did so is saved under fuzz/crashes/<target>/; reproduce it
-# with `fuzz/.build/debug/<target> FILE`, minimise it with `-minimize_crash=1 -runs=100000 FILE`, and keep it as a
-# regression test. Inputs that add coverage go to fuzz/.work/corpus/<target>/ (kept between runs, not committed);
+# with `fuzz/.build/debug/<target> FILE`, minimise it with `-minimize_crash=1 -runs=100000 FILE`, and copy the
+# minimised input into fuzz/corpus/<target>/: HostileRegistryTests.testFuzzCorporaReplayWithoutCrashing replays
+# every corpus input in the normal test run, so it stays a regression test (add a focused test for the fix too). Inputs that add coverage go to fuzz/.work/corpus/<target>/ (kept between runs, not committed);
 # the seeds in fuzz/corpus/<target>/ are only read. Environment: FUZZ_JOBS (targets run at once, default 1),
 # FUZZ_FLAGS (extra libFuzzer flags).
 set -euo pipefail
