@@ -37,7 +37,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         return [own] + mountSources.map { "repository:\($0):pull" }
     }
 
-    private var session: RegistryHost { client.registryHost(host) }
+    var session: RegistryHost { client.registryHost(host) }
 
     /// Tags and digests are validated before they become part of a URL.
     static func validate(reference: String) throws(RegistryError) {
@@ -46,7 +46,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         }
     }
 
-    private func url(_ path: String, query: String? = nil) async throws -> URL {
+    func url(_ path: String, query: String? = nil) async throws -> URL {
         guard Reference.isValidRepository(name) else {
             throw RegistryError.invalidArgument("\"\(name)\" is not a valid repository name")
         }
@@ -56,24 +56,24 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         return url
     }
 
-    private func target(_ reference: String) -> String {
+    func target(_ reference: String) -> String {
         reference.contains(":") && Digest(reference) != nil ? "\(host)/\(name)@\(reference)" : "\(host)/\(name):\(reference)"
     }
 
-    private func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
+    func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
                       scopes: [String]? = nil, operation: String, target: String) async throws -> HTTPClientResponse {
         let request = RegistryRequest(method: method, url: url, headers: headers, body: body, scopes: scopes ?? self.scopes,
                                       repository: name, operation: operation, target: target)
         return try await client.perform(request, on: session)
     }
 
-    private func fail(_ response: HTTPClientResponse, operation: String, target: String) async -> RegistryError {
+    func fail(_ response: HTTPClientResponse, operation: String, target: String) async -> RegistryError {
         let body = (try? await readLimited(response.body, limit: 64 * 1024)) ?? []
         return errorFor(status: Int(response.status.code), headers: response.headers, body: body,
                         operation: operation, target: target)
     }
 
-    private static var acceptHeaders: HTTPHeaders {
+    static var acceptHeaders: HTTPHeaders {
         var h = HTTPHeaders()
         h.add(name: "Accept", value: MediaType.manifestAccept.joined(separator: ", "))
         return h
@@ -204,7 +204,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         return descriptor
     }
 
-    private var pushScopes: [String] {
+    var pushScopes: [String] {
         access == .pull ? ["repository:\(name):pull,push"] + mountSources.map { "repository:\($0):pull" } : scopes
     }
 
@@ -294,224 +294,6 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         }
     }
 
-    // MARK: push
-
-    /// Pushes a blob (POST, then a streamed PUT to the upload location), or a manifest by digest.
-    /// A blob the repository already has is not uploaded again. The stream cannot be replayed, so a failed
-    /// upload is not resumed; use `push(_:source:)` for that.
-    public func push(_ descriptor: Descriptor, content: ByteStream) async throws {
-        try await push(descriptor, source: .once(content))
-    }
-
-    /// Pushes a blob from a source that can be reopened at an offset: one streamed PUT below the chunked
-    /// threshold, PATCH chunks above it, and chunked upload resumed from the registry's `Range` when a
-    /// transfer fails. A retry never re-sends from byte 0 on the same upload session.
-    public func push(_ descriptor: Descriptor, source: BlobSource) async throws {
-        if MediaType.isManifest(descriptor.mediaType) {
-            let bytes = try await source.open(at: 0)
-                .verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
-                .collect(upTo: ContentLimits.maxManifestBytes)
-            try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: descriptor.digest.description)
-            return
-        }
-        if try await existsForPush(descriptor) { return }
-        try await upload(descriptor, source: source)
-    }
-
-    private func existsForPush(_ descriptor: Descriptor) async throws -> Bool {
-        let target = "\(host)/\(name)@\(descriptor.digest)"
-        let response = try await send(.HEAD, try await url("blobs/\(descriptor.digest)"), scopes: pushScopes,
-                                      operation: "check", target: target)
-        _ = try? await readLimited(response.body, limit: 0)
-        return response.status.code == 200
-    }
-
-    /// An upload session: where to send the next request, and the registry's minimum chunk size.
-    struct UploadSession {
-        var location: URL
-        var minChunk: Int64
-    }
-
-    /// Starts an upload session; nil when the registry answered 201 (it has the blob).
-    func startUpload(target: String) async throws -> UploadSession? {
-        let postURL = try await url("blobs/uploads/")
-        let post = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]), scopes: pushScopes,
-                                  operation: "push blob", target: target)
-        switch post.status.code {
-        case 201:
-            _ = try? await readLimited(post.body, limit: 0)
-            return nil
-        case 202, 200, 204:
-            _ = try? await readLimited(post.body, limit: 0)
-        default:
-            throw await fail(post, operation: "push blob", target: target)
-        }
-        let location = try uploadURL(post.headers.first(name: "Location"), base: postURL, digest: nil, target: target)
-        let minChunk = post.headers.first(name: "OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0
-        return UploadSession(location: location, minChunk: minChunk)
-    }
-
-    func upload(_ descriptor: Descriptor, source: BlobSource) async throws {
-        let target = "\(host)/\(name)@\(descriptor.digest)"
-        let policy = client.configuration.upload
-        guard let session = try await startUpload(target: target) else { return }
-        if descriptor.size >= policy.chunkedThreshold {
-            try await uploadChunked(descriptor, source: source, session: session, target: target)
-            return
-        }
-        do {
-            try await uploadMonolithic(descriptor, source: source, session: session, target: target)
-        } catch let error as RegistryError {
-            // Fall back to a chunked upload on a fresh session when the PUT broke or the server failed;
-            // the source must be reopenable for that.
-            switch error {
-            case .transport, .registry(_, _, 500...599, _, _):
-                client.configuration.logger.debug("monolithic upload failed; retrying in chunks",
-                                                  metadata: ["digest": "\(descriptor.digest)"])
-                guard let fresh = try await startUpload(target: target) else { return }
-                do {
-                    try await uploadChunked(descriptor, source: source, session: fresh, target: target)
-                } catch ContentError.unsupported {
-                    throw error
-                }
-            default:
-                throw error
-            }
-        }
-    }
-
-    private func uploadMonolithic(_ descriptor: Descriptor, source: BlobSource, session: UploadSession, target: String) async throws {
-        let putURL = try uploadURL(session.location.absoluteString, base: session.location, digest: descriptor.digest, target: target)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/octet-stream")
-        let verified = try await source.open(at: 0)
-            .verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
-        let put = try await send(.PUT, putURL, headers: headers, body: .stream(verified, length: descriptor.size),
-                                 scopes: pushScopes, operation: "push blob", target: target)
-        try await finishUpload(put, descriptor: descriptor, target: target)
-    }
-
-    private func finishUpload(_ put: HTTPClientResponse, descriptor: Descriptor, target: String) async throws {
-        guard put.status.code == 201 || put.status.code == 204 || put.status.code == 200 else {
-            throw await fail(put, operation: "push blob", target: target)
-        }
-        _ = try? await readLimited(put.body, limit: 0)
-        if let returned = put.headers.first(name: "Docker-Content-Digest").flatMap({ Digest($0) }),
-           returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest {
-            throw RegistryError.invalidResponse(operation: "push blob", target: target,
-                                                why: "the registry stored digest \(returned), expected \(descriptor.digest)")
-        }
-    }
-
-    /// PATCH chunk by chunk, following each new Location; after a failure, asks the session's status and
-    /// resumes from the registry's `Range`.
-    func uploadChunked(_ descriptor: Descriptor, source: BlobSource, session: UploadSession, target: String) async throws {
-        let policy = client.configuration.upload
-        let chunkSize = max(policy.chunkSize, session.minChunk)
-        var location = session.location
-        var offset: Int64 = 0
-        var failures = 0
-        var reader = ChunkReader(try await source.open(at: 0))
-        while offset < descriptor.size {
-            let length = min(chunkSize, descriptor.size - offset)
-            let body = Self.limitedStream(reader, length: length)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/octet-stream")
-            headers.add(name: "Content-Range", value: "\(offset)-\(offset + length - 1)")
-            do {
-                let response = try await send(.PATCH, location, headers: headers, body: .stream(body, length: length),
-                                              scopes: pushScopes, operation: "push blob", target: target)
-                guard [201, 202, 204].contains(response.status.code) else {
-                    throw await fail(response, operation: "push blob", target: target)
-                }
-                _ = try? await readLimited(response.body, limit: 0)
-                if let next = response.headers.first(name: "Location") {
-                    location = try uploadURL(next, base: location, digest: nil, target: target)
-                }
-                let confirmed = response.headers.first(name: "Range").flatMap(Self.rangeEnd).map { $0 + 1 }
-                if let confirmed, confirmed != offset + length {
-                    throw RegistryError.invalidResponse(operation: "push blob", target: target,
-                        why: "the registry holds \(confirmed) bytes after a chunk ending at \(offset + length)")
-                }
-                offset += length
-            } catch let error as RegistryError {
-                failures += 1
-                guard failures < client.configuration.retry.maxAttempts else { throw error }
-                try await Task.sleep(for: client.backoff(attempt: failures, retryAfter: nil))
-                let status = try await uploadStatus(location, target: target)
-                location = status.location
-                offset = status.offset
-                reader = ChunkReader(try await source.open(at: offset))
-            }
-        }
-        let putURL = try uploadURL(location.absoluteString, base: location, digest: descriptor.digest, target: target)
-        let put = try await send(.PUT, putURL, headers: ["Content-Length": "0"], body: .bytes([]), scopes: pushScopes,
-                                 operation: "push blob", target: target)
-        try await finishUpload(put, descriptor: descriptor, target: target)
-    }
-
-    /// The session's current Location and the number of bytes the registry holds.
-    private func uploadStatus(_ location: URL, target: String) async throws -> (location: URL, offset: Int64) {
-        let response = try await send(.GET, location, scopes: pushScopes, operation: "resume upload", target: target)
-        _ = try? await readLimited(response.body, limit: 64 * 1024)
-        guard response.status.code == 204 || response.status.code == 202 || response.status.code == 200 else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "resume upload", target: target)
-        }
-        let next = try response.headers.first(name: "Location").map { try uploadURL($0, base: location, digest: nil, target: target) } ?? location
-        let end = response.headers.first(name: "Range").flatMap(Self.rangeEnd)
-        // "0-0" on a session that holds nothing means zero bytes (distribution's convention).
-        let offset = end.map { $0 == 0 ? 0 : $0 + 1 } ?? 0
-        return (next, offset)
-    }
-
-    /// The last byte index of a `Range: [bytes=]START-END` header.
-    static func rangeEnd(_ value: String) -> Int64? {
-        let v = value.hasPrefix("bytes=") ? String(value.dropFirst(6)) : value
-        let parts = v.split(separator: "-")
-        guard parts.count == 2 else { return nil }
-        return Int64(parts[1].trimmingCharacters(in: .whitespaces))
-    }
-
-    /// A stream of exactly the next `length` bytes of `reader`, in pieces of at most 1 MiB.
-    static func limitedStream(_ reader: ChunkReader, length: Int64) -> ByteStream {
-        let remaining = RemainingCounter(length)
-        return ByteStream {
-            return {
-                let left = remaining.value
-                guard left > 0 else { return nil }
-                guard let piece = try await reader.read(max: Int(min(left, 1 << 20))) else {
-                    throw ContentError.sizeMismatch(digest: EmptyJSON.digest, expected: length, actual: length - left)
-                }
-                remaining.subtract(Int64(piece.count))
-                return piece
-            }
-        }
-    }
-
-    /// The upload URL from a `Location` header (relative or absolute; its host is kept), with `digest=` added.
-    /// A Location that would move from HTTPS to HTTP is refused.
-    func uploadURL(_ location: String?, base: URL, digest: Digest?, target: String) throws -> URL {
-        guard let location, let resolved = URL(string: location, relativeTo: base)?.absoluteURL,
-              var components = URLComponents(url: resolved, resolvingAgainstBaseURL: true)
-        else {
-            throw RegistryError.invalidResponse(operation: "push blob", target: target, why: "no upload Location")
-        }
-        guard components.scheme == "https" || (components.scheme == "http" && base.scheme == "http") else {
-            throw RegistryError.unsafeRedirect(from: base.redactedString, to: resolved.redactedString,
-                                               why: "the upload location leaves HTTPS")
-        }
-        if let digest {
-            var items = components.percentEncodedQueryItems ?? []
-            items.append(URLQueryItem(name: "digest", value: digest.description))
-            components.percentEncodedQueryItems = items
-        }
-        guard let url = components.url else {
-            throw RegistryError.invalidResponse(operation: "push blob", target: target, why: "invalid upload Location")
-        }
-        return url
-    }
-
     /// Points `tag` at a manifest already in the repository (fetches it by digest, then PUTs it to the tag).
     public func tag(_ descriptor: Descriptor, as reference: String) async throws {
         guard Reference.isValidTag(reference) else { throw RegistryError.invalidArgument("invalid tag \"\(reference)\"") }
@@ -565,67 +347,4 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
             throw errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "mount blob", target: target)
         }
     }
-}
-
-/// A blob download that resumes with `Range` when the connection breaks mid-body.
-final class BlobDownload: @unchecked Sendable {
-    private let repository: RemoteRepository
-    private let url: URL
-    private let target: String
-    private var iterator: HTTPClientResponse.Body.AsyncIterator?
-    private var offset: Int64 = 0
-    private var resumes = 0
-    static let maxResumes = 5
-
-    init(repository: RemoteRepository, url: URL, target: String, offset: Int64 = 0) {
-        self.repository = repository
-        self.url = url
-        self.target = target
-        self.offset = offset
-    }
-
-    /// Opens the download; returns the response's Content-Length, if any.
-    @discardableResult
-    func start() async throws -> Int64? {
-        let response = try await repository.openBlob(url, offset: offset, target: target)
-        iterator = response.body.makeAsyncIterator()
-        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-    }
-
-    func next() async throws -> [UInt8]? {
-        while true {
-            guard var it = iterator else { return nil }
-            do {
-                let chunk = try await it.next()
-                iterator = it
-                guard var buffer = chunk else {
-                    iterator = nil
-                    return nil
-                }
-                offset += Int64(buffer.readableBytes)
-                return buffer.readBytes(length: buffer.readableBytes) ?? []
-            } catch {
-                if error is CancellationError || Task.isCancelled { throw error }
-                guard resumes < Self.maxResumes else { throw HTTPTransport.classify(error, host: repository.host) }
-                resumes += 1
-                iterator = try await repository.openBlob(url, offset: offset, target: target).body.makeAsyncIterator()
-            }
-        }
-    }
-}
-
-/// Holds a response body iterator for a `ByteStream`.
-final class BodyBox: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
-    init(_ body: HTTPClientResponse.Body) { iterator = body.makeAsyncIterator() }
-    func next() async throws -> [UInt8]? {
-        guard var buffer = try await iterator.next() else { return nil }
-        return buffer.readBytes(length: buffer.readableBytes) ?? []
-    }
-}
-
-final class RemainingCounter: @unchecked Sendable {
-    private(set) var value: Int64
-    init(_ value: Int64) { self.value = value }
-    func subtract(_ n: Int64) { value -= n }
 }
