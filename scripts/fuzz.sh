@@ -47,13 +47,13 @@ run_one() {
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$bin/$target" "${flags[@]}" ${FUZZ_FLAGS:-} "$work" "fuzz/corpus/$target" \
     >"$log" 2>&1 && status=0 || status=$?
   local runs
-  runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1 | awk '{print $2}')
+  runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1 | awk '{print $2}' || true)
   if [ "$status" -eq 0 ]; then
     echo "fuzz: $target: ${runs:-?} runs in ${seconds}s, corpus $(ls "$work" | wc -l) inputs, no crash"
   else
     echo "fuzz: $target: FAILED (exit $status) after ${runs:-?} runs; inputs in $crashes/:"
     ls -1 "$crashes" | sed 's/^/  /'
-    grep -E "ERROR: |invariant violated|Fatal error|SUMMARY|Test unit written" "$log" | head -20 | sed 's/^/  /'
+    grep -E "ERROR: |invariant violated|Fatal error|SUMMARY|Test unit written" "$log" | head -20 | sed 's/^/  /' || true
     echo "  full log: $log"
   fi
   return "$status"

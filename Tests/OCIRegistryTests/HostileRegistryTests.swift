@@ -581,6 +581,35 @@ final class HostileRegistryTests: XCTestCase {
         await storage.stop()
     }
 
+    // A layer's foreign `urls` (a manifest names where else the blob lives) are requested without credentials,
+    // and what comes from there is verified like anything else: wrong bytes are a digest mismatch.
+    func testForeignLayerURLsGetNoCredentialsAndAreVerified() async throws {
+        let bytes = HostileImage.pattern(3000)
+        let served = HostileBox(bytes)
+        let foreign = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: served.withLock { $0 }) }
+        defer { Task { await foreign.stop() } }
+        var layer = Descriptor.of(bytes, mediaType: MediaType.dockerForeignLayerGzip)
+        layer.urls = ["http://localhost:\(foreign.port)/layers/\(layer.digest.encoded)"]
+        let keyring = Keyring()
+        try await withFake(configuration: testConfiguration(credentials: keyring), { req in
+            guard req.headers["Authorization"] != nil else {
+                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
+            }
+            return req.path == "/v2/" ? .json(200, "{}") : .registryError(404, code: "BLOB_UNKNOWN")
+        }) { server, client in
+            keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
+            let repo = client.repository(host: server.host, name: "app")
+            let fetched = try await repo.fetchAll(layer)
+            XCTAssertTrue(fetched == bytes)
+            served.withLock { $0 = $0.map { $0 ^ 0x01 } }
+            await assertThrows("wrong bytes at the foreign URL", { _ = try await repo.fetchAll(layer) }) { isDigestMismatch($0) }
+        }
+        XCTAssertEqual(foreign.requests().count, 2)
+        for request in foreign.requests() {
+            XCTAssertNil(request.headers["Authorization"], "credentials were sent to a foreign layer URL")
+        }
+    }
+
     // A Bearer challenge whose realm is plain HTTP on another host that is not private (the v4-mapped form
     // `[::ffff:127.0.0.1]`, which the classifier does not treat as loopback, yet reaches this machine) gets
     // an anonymous token request: no password, no identity (refresh) token. With the user's leave
