@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
+        // A lock-guarded value, shared by every module that keeps mutable state in a Sendable class.
+        .target(name: "OCISync"),
         // Spec types: digests, media types, descriptors, manifests. No I/O.
         .target(name: "OCISpec", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
@@ -33,22 +35,25 @@ let package = Package(
         // Distribution references: parsing and normalisation.
         .target(name: "OCIReference", dependencies: ["OCISpec"]),
         // The content protocols every store implements, byte streams, verification, the memory store.
-        .target(name: "OCIContent", dependencies: ["OCISpec", "OCIReference"]),
+        .target(name: "OCIContent", dependencies: ["OCISync", "OCISpec", "OCIReference"]),
         // The OCI image layout directory as a content target.
         .target(name: "OCILayout", dependencies: ["OCISpec", "OCIReference", "OCIContent"]),
         // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
         .target(name: "OCICache", dependencies: [
+            "OCISync",
             "OCISpec", "OCIContent",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Credentials: docker config files and the keyring.
         .target(name: "OCICredentials", dependencies: [
+            "OCISync",
             "OCIReference",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The registry client: transport, auth, the distribution API.
         .target(name: "OCIRegistry", dependencies: [
+            "OCISync",
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -63,6 +68,7 @@ let package = Package(
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
         .target(name: "OCITesting", dependencies: [
+            "OCISync",
             "OCISpec",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -71,24 +77,28 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
+            "OCISync",
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout", "OCICache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
-        .testTarget(name: "OCICredentialsTests", dependencies: ["OCICredentials"]),
+        .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
         .testTarget(name: "OCICacheTests", dependencies: [
+            "OCISync",
             "OCICache", "OCIContent", "OCISpec",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
+            "OCISync",
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
+            "OCISync",
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
     ],

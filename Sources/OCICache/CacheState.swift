@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 
 /// Everything the cache keeps in memory, guarded by one lock: the disk index and its byte count, the pins of

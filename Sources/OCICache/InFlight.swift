@@ -1,3 +1,5 @@
+import OCISync
+
 /// One download of a digest in progress in this process. Later fetches of the digest wait for it and then read
 /// the committed entry instead of downloading again.
 final class Flight: Sendable {

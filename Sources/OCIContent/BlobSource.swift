@@ -1,3 +1,4 @@
+import OCISync
 import OCISpec
 
 /// Opens a blob's content at a byte offset, so that an interrupted upload can resume instead of starting over.
@@ -27,10 +28,9 @@ public struct BlobSource: Sendable {
     }
 }
 
-final class UsedFlag: @unchecked Sendable {
-    private let lock = NSLockShim()
-    private var used = false
-    func take() -> Bool { lock.withLock { defer { used = true }; return !used } }
+final class UsedFlag: Sendable {
+    private let used = Locked(false)
+    func take() -> Bool { used.withLock { used in defer { used = true }; return !used } }
 }
 
 extension ContentFetcher {

@@ -1,3 +1,4 @@
+import OCISync
 import OCISpec
 
 /// What `copy(from:reference:to:tag:options:)` did.
@@ -48,12 +49,11 @@ public func copy(
 }
 
 /// Counts copy events (thread-safe).
-final class CopyStatistics: @unchecked Sendable {
-    private let lock = NSLockShim()
-    private var value = CopyResult(root: EmptyJSON.descriptor)
+final class CopyStatistics: Sendable {
+    private let value = Locked(CopyResult(root: EmptyJSON.descriptor))
 
     func record(_ event: CopyEvent) {
-        lock.withLock {
+        value.withLock { value in
             switch event {
             case .copied(let d):
                 value.copied += 1
@@ -65,13 +65,5 @@ final class CopyStatistics: @unchecked Sendable {
         }
     }
 
-    var result: CopyResult { lock.withLock { value } }
-}
-
-import Synchronization
-
-/// A small lock for counters.
-final class NSLockShim: Sendable {
-    private let mutex = Mutex(())
-    func withLock<T>(_ body: () -> T) -> T { mutex.withLock { _ in body() } }
+    var result: CopyResult { value.current }
 }

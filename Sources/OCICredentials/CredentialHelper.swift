@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 
 /// A docker credential helper, the program `docker-credential-<name>`, spoken to by the docker credential-helper protocol:

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 
 /// Runs a short-lived program with input on stdin, collecting stdout/stderr, with a timeout.

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import OCIContent
-import Synchronization
+import OCISync
 
 /// The body of a request: bytes (replayable on retry) or a stream of known length.
 enum RequestBody: Sendable {
@@ -44,7 +44,7 @@ struct ByteBufferSequence: AsyncSequence, Sendable {
 /// the request layer follows them itself so that credentials never leave their host and HTTPS is never downgraded.
 final class HTTPTransport: Sendable {
     let client: HTTPClient
-    private let isShutDown = Mutex(false)
+    private let isShutDown = Locked(false)
 
     init(configuration: RegistryClientConfiguration) throws(RegistryError) {
         var tls = TLSConfiguration.makeClientConfiguration()

@@ -5,7 +5,7 @@ import NIOHTTP1
 import OCIContent
 import OCIReference
 import OCISpec
-import Synchronization
+import OCISync
 
 /// The registry client: one HTTP connection pool, per-host auth state, and access to repositories.
 ///
@@ -13,7 +13,7 @@ import Synchronization
 public final class RegistryClient: Sendable {
     public let configuration: RegistryClientConfiguration
     let transport: HTTPTransport
-    private let hosts = Mutex<[String: RegistryHost]>([:])
+    private let hosts = Locked<[String: RegistryHost]>([:])
 
     public init(configuration: RegistryClientConfiguration = RegistryClientConfiguration()) throws {
         self.configuration = configuration

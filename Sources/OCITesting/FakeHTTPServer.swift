@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 
 /// An in-process HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) for faults a real registry cannot be made to

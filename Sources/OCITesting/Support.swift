@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import NIOCore
 import NIOPosix
@@ -20,28 +21,6 @@ public struct OCITestingError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "OCITesting: \(message)" }
-}
-
-// MARK: - Locking
-
-/// A value guarded by a lock; the only mutable state of the harness's Sendable classes lives in one of these.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-
-    var current: Value {
-        withLock { $0 }
-    }
 }
 
 // MARK: - Encoding helpers

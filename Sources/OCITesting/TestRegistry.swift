@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import OCISync
 import Crypto
 import Foundation
 

@@ -1,7 +1,7 @@
 import Foundation
 import OCIContent
 import OCISpec
-import Synchronization
+import OCISync
 
 /// Draws a one-line progress display on stderr when it is a terminal; silent otherwise.
 final class ProgressDisplay: Sendable {
@@ -10,7 +10,7 @@ final class ProgressDisplay: Sendable {
         var bytes: [Digest: Int64] = [:]
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let enabled: Bool
 
     init(enabled: Bool = isatty(2) == 1) { self.enabled = enabled }

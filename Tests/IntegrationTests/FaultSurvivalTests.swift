@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIClient
 import OCIContent
@@ -255,11 +256,11 @@ final class FaultSurvivalTests: XCTestCase {
 
 /// An ocictl run in the background, whose exit can be polled.
 private struct Running: Sendable {
-    private let exited: LockedBox<Bool>
+    private let exited: Locked<Bool>
     private let task: Task<ProcessResult, any Error>
 
     init(_ cli: OCICtl, _ arguments: [String]) {
-        let exited = LockedBox(false)
+        let exited = Locked(false)
         self.exited = exited
         task = Task {
             defer { exited.withLock { $0 = true } }

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIClient
 import OCIContent
@@ -81,19 +82,6 @@ enum Bytes {
     }
 }
 
-/// A lock-protected value, for collecting chunks from `@Sendable` closures.
-final class LockedBox<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-    var current: Value { withLock { $0 } }
-}
-
 // MARK: - Clients
 
 enum Clients {
@@ -153,7 +141,7 @@ enum Clients {
 extension OCIClient {
     /// Fetches a blob or manifest completely through the Go-style `fetch` (verified while streaming).
     func fetchBytes(_ ref: String, _ descriptor: Descriptor) async throws -> [UInt8] {
-        let box = LockedBox<[UInt8]>([])
+        let box = Locked<[UInt8]>([])
         try await fetch(ref, descriptor: descriptor) { chunk in box.withLock { $0.append(contentsOf: chunk) } }
         return box.current
     }
@@ -356,8 +344,8 @@ enum Subprocess {
         }
         defer { try? inHandle?.close() }
 
-        let exited = LockedBox(false)
-        let guardTask = LockedBox<Task<Void, Never>?>(nil)
+        let exited = Locked(false)
+        let guardTask = Locked<Task<Void, Never>?>(nil)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             process.terminationHandler = { _ in
                 exited.withLock { $0 = true }

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIContent
 import OCISpec
@@ -27,7 +28,7 @@ final class CrossProcessTests: XCTestCase {
         let blobs = sharedBlobs()
         let upstream = CountingUpstream(Dictionary(uniqueKeysWithValues: blobs.map { ($0.0.digest, $0.1) }),
                                         chunkSize: 4096, delay: .milliseconds(1))
-        let problems = Guarded([String]())
+        let problems = Locked([String]())
         try await withThrowingTaskGroup(of: Void.self) { group in
             for round in 0..<3 {
                 for (i, (d, bytes)) in blobs.enumerated() where (i + round).isMultiple(of: 2) || round == 1 {

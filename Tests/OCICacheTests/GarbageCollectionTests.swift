@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIContent
 import OCISpec
@@ -91,7 +92,7 @@ final class GarbageCollectionTests: XCTestCase {
 
     func testConfiguredResetIntervalAndProportionAreHonoured() async throws {
         let start = Date(timeIntervalSince1970: 1_700_000_000)
-        let now = Guarded(start)
+        let now = Locked(start)
         func hits(proportion: Double) async throws -> Int64? {
             now.withLock { $0 = start }
             let cache = try ContentCache(options: options(try makeTemporaryDirectory(self)) {

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIContent
 import OCISpec
@@ -163,7 +164,7 @@ final class ReadThroughTests: XCTestCase {
         let blobs = (0..<6).map { _ in blob(48 * 1024) }
         let upstream = CountingUpstream(Dictionary(uniqueKeysWithValues: blobs.map { ($0.0.digest, $0.1) }),
                                         chunkSize: 4096, delay: .milliseconds(1))
-        let unexpected = Guarded([String]())
+        let unexpected = Locked([String]())
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, cache) in [a, b].enumerated() {
                 for i in 0..<8 {

@@ -1,22 +1,10 @@
+import OCISync
 import Foundation
 import Metrics
 import OCIContent
 import OCISpec
 import XCTest
 @testable import OCICache
-
-/// A value behind a lock, for test bookkeeping.
-final class Guarded<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-    var current: Value { withLock { $0 } }
-}
 
 /// A fresh directory under the temporary directory, removed by the test's teardown.
 func makeTemporaryDirectory(_ test: XCTestCase) throws -> String {
@@ -75,7 +63,7 @@ func isNotFound(_ error: any Error) -> Bool {
 /// Streams bytes in chunks, sleeping before each chunk, so concurrent readers overlap.
 func slowStream(_ bytes: [UInt8], chunkSize: Int, delay: Duration) -> ByteStream {
     ByteStream {
-        let offset = Guarded(0)
+        let offset = Locked(0)
         return {
             try await Task.sleep(for: delay)
             return offset.withLock { o -> [UInt8]? in
@@ -90,13 +78,13 @@ func slowStream(_ bytes: [UInt8], chunkSize: Int, delay: Duration) -> ByteStream
 
 /// An upstream that serves fixed content per digest and counts downloads.
 final class CountingUpstream: Sendable {
-    let content: Guarded<[Digest: [UInt8]]>
-    let calls = Guarded([Digest: Int]())
+    let content: Locked<[Digest: [UInt8]]>
+    let calls = Locked([Digest: Int]())
     let chunkSize: Int
     let delay: Duration?
 
     init(_ content: [Digest: [UInt8]] = [:], chunkSize: Int = 1 << 20, delay: Duration? = nil) {
-        self.content = Guarded(content)
+        self.content = Locked(content)
         self.chunkSize = chunkSize
         self.delay = delay
     }
@@ -118,7 +106,7 @@ final class CountingUpstream: Sendable {
 /// A `ContentFetcher` that counts fetches, over a `MemoryStore`.
 struct CountingFetcher: ContentFetcher {
     let store: MemoryStore
-    let fetches = Guarded(0)
+    let fetches = Locked(0)
     func fetch(_ descriptor: Descriptor) async throws -> ByteStream {
         fetches.withLock { $0 += 1 }
         return try await store.fetch(descriptor)

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import XCTest
 @testable import OCICredentials

@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCIClient
 import OCIContent
@@ -271,17 +272,10 @@ private func artifactJSON(_ artifact: OCIArtifact) throws -> [String: JSONValue]
     try JSONCoding.decode([String: JSONValue].self, from: try JSONCoding.encode(artifact))
 }
 
-private final class ArtifactBytes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bytes: [UInt8] = []
-    func append(_ chunk: [UInt8]) { lock.withLock { bytes += chunk } }
-    var value: [UInt8] { lock.withLock { bytes } }
-}
-
 private func artifactFetch(_ client: OCIClient, _ ref: String, _ descriptor: Descriptor) async throws -> [UInt8] {
-    let sink = ArtifactBytes()
-    try await client.fetch(ref, descriptor: descriptor) { sink.append($0) }
-    return sink.value
+    let sink = Locked<[UInt8]>([])
+    try await client.fetch(ref, descriptor: descriptor) { chunk in sink.withLock { $0 += chunk } }
+    return sink.current
 }
 
 /// `skopeo inspect --raw` of a tag must return exactly `bytes` (skipped when skopeo is not installed).

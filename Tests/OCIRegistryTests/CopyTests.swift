@@ -4,13 +4,13 @@ import OCILayout
 import OCIRegistry
 import OCISpec
 import OCITesting
-import Synchronization
+import OCISync
 import XCTest
 
 /// A fetcher that counts fetches per digest and can be slowed down.
 final class CountingFetcher: ContentFetcher, @unchecked Sendable {
     let base: any ContentFetcher
-    let counts = Mutex<[Digest: Int]>([:])
+    let counts = Locked<[Digest: Int]>([:])
     let delayPerChunk: Duration?
 
     init(_ base: any ContentFetcher, delayPerChunk: Duration? = nil) {
@@ -71,7 +71,7 @@ final class CopyTests: XCTestCase {
         XCTAssertEqual(count, 1 + 5 * 3 + 1)
 
         let again = CountingFetcher(source)
-        let skipped = Mutex(0)
+        let skipped = Locked(0)
         try await copyGraph(from: again, to: destination, root: root, options: CopyOptions(onEvent: { event in
             if case .skipped = event { skipped.withLock { $0 += 1 } }
         }))
@@ -87,7 +87,7 @@ final class CopyTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layout = try OCILayoutStore(path: dir)
         let slow = CountingFetcher(source, delayPerChunk: .milliseconds(20))
-        let started = Mutex(false)
+        let started = Locked(false)
         let task = Task {
             try await copyGraph(from: slow, to: layout, root: root, options: CopyOptions(concurrency: 2, onEvent: { event in
                 if case .started = event { started.withLock { $0 = true } }

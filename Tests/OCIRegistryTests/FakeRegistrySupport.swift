@@ -4,7 +4,7 @@ import OCICredentials
 import OCIRegistry
 import OCISpec
 import OCITesting
-import Synchronization
+import OCISync
 
 /// Settings for tests: fast retries, plain HTTP to the loopback fake.
 func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClientConfiguration {
@@ -22,7 +22,7 @@ final class FakeRegistry: Sendable {
         var uploads: [String: [UInt8]] = [:]
         var nextUpload = 0
     }
-    let state = Mutex(State())
+    let state = Locked(State())
 
     func addBlob(_ bytes: [UInt8]) -> Descriptor {
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")

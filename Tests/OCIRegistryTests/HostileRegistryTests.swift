@@ -1,3 +1,4 @@
+import OCISync
 import Foundation
 import OCICache
 import OCIClient
@@ -171,7 +172,7 @@ final class HostileRegistryTests: XCTestCase {
             return FakeResponse(status: 200, body: [UInt8](repeating: 7, count: 64 * 1024), behavior: .endless)
         }) { server, client in
             let repo = client.repository(host: server.host, name: "app")
-            let consumed = HostileBox(0)
+            let consumed = Locked(0)
             let outcome = await withDeadline(.seconds(20), onTimeout: { await server.stop() }) { () -> Int in
                 for try await chunk in try await repo.fetch(unknown) {
                     let total = consumed.withLock { $0 += chunk.count; return $0 }
@@ -505,7 +506,7 @@ final class HostileRegistryTests: XCTestCase {
                 return FakeResponse(status: 200, body: blob)
             }
             let keyring = Keyring()
-            let tokenRealm = HostileBox("")
+            let tokenRealm = Locked("")
             do {
                 try await withFake(configuration: testConfiguration(credentials: keyring), { req in
                     if req.path == "/token" {
@@ -546,7 +547,7 @@ final class HostileRegistryTests: XCTestCase {
     func testCredentialsNeverFollowAnUploadLocationToAnotherHost() async throws {
         let bytes = HostileImage.pattern(5000)
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
-        let received = HostileBox<[UInt8]?>(nil)
+        let received = Locked<[UInt8]?>(nil)
         let storage = try await FakeHTTPServer.start { req in
             guard req.method == "PUT", req.queryValue("digest") == d.digest.description else { return .status(400) }
             received.withLock { $0 = req.body }
@@ -585,7 +586,7 @@ final class HostileRegistryTests: XCTestCase {
     // and what comes from there is verified like anything else: wrong bytes are a digest mismatch.
     func testForeignLayerURLsGetNoCredentialsAndAreVerified() async throws {
         let bytes = HostileImage.pattern(3000)
-        let served = HostileBox(bytes)
+        let served = Locked(bytes)
         let foreign = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: served.withLock { $0 }) }
         defer { Task { await foreign.stop() } }
         var layer = Descriptor.of(bytes, mediaType: MediaType.dockerForeignLayerGzip)
@@ -867,19 +868,6 @@ extension HostileRegistryTests {
 }
 
 // MARK: - Helpers
-
-/// A value behind an `NSLock`. (Not `Synchronization.Mutex`: on Linux its futex-based lock is invisible to
-/// ThreadSanitizer, which then reports every access under it as a race.)
-private final class HostileBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
 
 /// A small image with its blobs, for fakes.
 private struct HostileImage {

@@ -6,7 +6,7 @@ import OCIReference
 import OCIRegistry
 import OCISpec
 import OCITesting
-import Synchronization
+import OCISync
 import XCTest
 
 /// Protocol behaviour a real registry cannot be made to show, against an in-process fake.
@@ -14,7 +14,7 @@ final class RegistryClientTests: XCTestCase {
 
     // L1 / F22: the first request is exactly /tags/list?n=1000; relative and absolute Links are followed.
     func testListTagsFollowsRelativeAndAbsoluteLinks() async throws {
-        let base = Mutex("")
+        let base = Locked("")
         let tags = try await withFake({ req in
             switch (req.path, req.queryValue("last")) {
             case ("/v2/", _): return .json(200, "{}")
@@ -152,7 +152,7 @@ final class RegistryClientTests: XCTestCase {
 
     // F48: 503 twice, then success; 429 with Retry-After is honoured.
     func testRetriesServerErrorsAndRateLimits() async throws {
-        let count = Mutex(0)
+        let count = Locked(0)
         try await withFake({ req in
             if req.path == "/v2/" { return .json(200, "{}") }
             let n = count.withLock { c -> Int in c += 1; return c }
@@ -170,8 +170,8 @@ final class RegistryClientTests: XCTestCase {
     func testPushBlobSkipsExistingAndFollowsLocations() async throws {
         let fake = FakeRegistry()
         let existing = fake.addBlob(Array("already there".utf8))
-        let absolute = Mutex(false)
-        let base = Mutex("")
+        let absolute = Locked(false)
+        let base = Locked("")
         try await withFake({ req in
             if req.method == "POST", req.path.hasSuffix("/blobs/uploads/"), absolute.withLock({ $0 }) {
                 return FakeResponse(status: 202, headers: ["Location": base.withLock { $0 } + "/v2/upload/99?_state=x"])
@@ -225,8 +225,8 @@ final class RegistryClientTests: XCTestCase {
         let layers = (1...3).map { fake.addBlob(Array("layer \($0)".utf8)) }
         let manifest = try JSONCoding.encode(Manifest(config: config, layers: layers))
         _ = fake.addManifest(manifest, mediaType: MediaType.ociManifest, tag: "v1")
-        let scopesSeen = Mutex<[String]>([])
-        let realm = Mutex("")
+        let scopesSeen = Locked<[String]>([])
+        let realm = Locked("")
         let keyring = Keyring()
         try await withFake(configuration: testConfiguration(credentials: keyring), { req in
             if req.path == "/token" {
@@ -264,8 +264,8 @@ final class RegistryClientTests: XCTestCase {
 
     // A 401 with insufficient_scope gets a token with the added scope first, then one retry.
     func testInsufficientScopeAddsScopeAndRetries() async throws {
-        let realm = Mutex("")
-        let tokenRequests = Mutex<[[String]]>([])
+        let realm = Locked("")
+        let tokenRequests = Locked<[[String]]>([])
         try await withFake({ req in
             if req.path == "/token" {
                 let scopes = req.queryValues("scope")
@@ -287,8 +287,8 @@ final class RegistryClientTests: XCTestCase {
 
     // An identity token uses the OAuth2 POST; a 404 there falls back to GET.
     func testIdentityTokenPostWithGetFallback() async throws {
-        let realm = Mutex("")
-        let methods = Mutex<[String]>([])
+        let realm = Locked("")
+        let methods = Locked<[String]>([])
         let keyring = Keyring()
         try await withFake(configuration: testConfiguration(credentials: keyring), { req in
             if req.path == "/token" {

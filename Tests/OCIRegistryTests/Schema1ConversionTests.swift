@@ -1,3 +1,4 @@
+import OCISync
 import Crypto
 import Foundation
 import OCIClient
@@ -392,12 +393,12 @@ final class Schema1ConversionTests: XCTestCase {
             XCTAssertEqual(descriptor.annotations?[Schema1Converter.sourceDigestAnnotation], Digest.of(payload).description)
             let manifest = try JSONCoding.decode(Manifest.self, from: bytes)
             XCTAssertEqual(manifest.layers, [Descriptor(mediaType: MediaType.ociLayer, digest: Digest.of(layer), size: Int64(layer.count))])
-            let fetchedManifest = S1Bytes()
-            try await client.fetch(ref, descriptor: descriptor) { fetchedManifest.append($0) }
-            XCTAssertEqual(fetchedManifest.value, bytes)
-            let fetchedConfig = S1Bytes()
-            try await client.fetch(ref, descriptor: manifest.config) { fetchedConfig.append($0) }
-            XCTAssertEqual(Digest.of(fetchedConfig.value), manifest.config.digest)
+            let fetchedManifest = Locked<[UInt8]>([])
+            try await client.fetch(ref, descriptor: descriptor) { chunk in fetchedManifest.withLock { $0 += chunk } }
+            XCTAssertEqual(fetchedManifest.current, bytes)
+            let fetchedConfig = Locked<[UInt8]>([])
+            try await client.fetch(ref, descriptor: manifest.config) { chunk in fetchedConfig.withLock { $0 += chunk } }
+            XCTAssertEqual(Digest.of(fetchedConfig.current), manifest.config.digest)
             let converted = try await client.getManifest(ref)
             XCTAssertEqual(converted, manifest)
         }
@@ -422,13 +423,6 @@ private struct S1Image: Codable, Equatable {
     var config: Config?
     var rootfs: RootFS
     var history: [Schema1Converter.History]?
-}
-
-private final class S1Bytes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bytes: [UInt8] = []
-    func append(_ chunk: [UInt8]) { lock.withLock { bytes += chunk } }
-    var value: [UInt8] { lock.withLock { bytes } }
 }
 
 /// A deterministic generator for test data.

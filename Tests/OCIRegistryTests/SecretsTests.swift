@@ -5,12 +5,12 @@ import OCICredentials
 import OCIRegistry
 import OCISpec
 import OCITesting
-import Synchronization
+import OCISync
 import XCTest
 
 /// Collects every log line (message and metadata) at trace level.
 final class LineSink: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = Locked<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
 }
@@ -42,7 +42,7 @@ final class SecretsTests: XCTestCase {
         let sink = LineSink()
         var logger = Logger(label: "test") { _ in CapturingLogHandler(sink: sink) }
         logger.logLevel = .trace
-        let realm = Mutex("")
+        let realm = Locked("")
         let keyring = Keyring(logger: logger)
         var config = testConfiguration(credentials: keyring)
         config.logger = logger

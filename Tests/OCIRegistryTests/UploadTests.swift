@@ -3,7 +3,7 @@ import OCIContent
 import OCIRegistry
 import OCISpec
 import OCITesting
-import Synchronization
+import OCISync
 import XCTest
 
 /// A fake registry with chunked upload sessions and switchable faults.
@@ -20,7 +20,7 @@ final class ChunkedFakeRegistry: Sendable {
         var contentRanges: [String] = []
         var sessionsOpened = 0
     }
-    let state = Mutex(State())
+    let state = Locked(State())
 
     func handle(_ req: FakeRequest) -> FakeResponse {
         if req.path == "/v2/" { return .json(200, "{}") }
