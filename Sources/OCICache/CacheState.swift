@@ -1,5 +1,5 @@
-import OCISync
 import Foundation
+import OCISync
 
 /// Everything the cache keeps in memory, guarded by one lock: the disk index and its byte count, the pins of
 /// entries being read or written, and the in-memory overlay.

@@ -1,7 +1,7 @@
-import OCISync
 import Foundation
 import OCIContent
 import OCISpec
+import OCISync
 
 extension ContentCache {
     /// Finds an entry: the overlay first, then the disk (discovering entries written by other processes).

@@ -1,9 +1,9 @@
-import OCISync
 import Foundation
 import Logging
 import Metrics
 import OCIContent
 import OCISpec
+import OCISync
 
 /// A verified, size-bounded content cache keyed by digest (`ROOT/blobs/<algorithm>/<hex>`), usable as a content
 /// store and as a read-through cache in front of any fetcher (`fetch(_:orDownload:)`, `CachingFetcher`).

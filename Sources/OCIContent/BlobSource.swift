@@ -1,5 +1,5 @@
-import OCISync
 import OCISpec
+import OCISync
 
 /// Opens a blob's content at a byte offset, so that an interrupted upload can resume instead of starting over.
 /// A stream opened at offset 0 is verified against the descriptor; one opened later cannot be (the registry

@@ -1,5 +1,5 @@
-import OCISync
 import OCISpec
+import OCISync
 
 /// What `copy(from:reference:to:tag:options:)` did.
 public struct CopyResult: Sendable {

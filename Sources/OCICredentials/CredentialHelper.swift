@@ -1,5 +1,5 @@
-import OCISync
 import Foundation
+import OCISync
 
 /// A docker credential helper, the program `docker-credential-<name>`, spoken to by the docker credential-helper protocol:
 /// - `get`: server URL on stdin; stdout `{"ServerURL":…,"Username":…,"Secret":…}`. A `<token>` user name means the

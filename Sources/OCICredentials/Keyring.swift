@@ -1,7 +1,7 @@
-import OCISync
 import Foundation
 import Logging
 import OCIReference
+import OCISync
 
 /// Produces a credential for an address on demand (e.g. by asking a credential helper). Called with the address exactly as
 /// it was added. Returning nil or an anonymous credential means "nothing here"; thrown errors are skipped by

@@ -1,5 +1,5 @@
-import OCISync
 import Foundation
+import OCISync
 
 /// Runs a short-lived program with input on stdin, collecting stdout/stderr, with a timeout.
 enum ProcessRunner {

@@ -74,12 +74,19 @@ public struct RegistryClientConfiguration: Sendable {
     public var concurrency: Int
     public var userAgent: String
     public var logger: Logger
+    /// Whether blobs are first fetched from the `urls` their descriptors list (foreign, "non-distributable"
+    /// layers such as Windows base layers). Off by default, as in containerd: otherwise any manifest could make
+    /// the client request any URL it names (a blind SSRF). When on, only HTTPS URLs are followed, and plain-HTTP
+    /// ones to hosts the plain-HTTP policy allows; they never get credentials, what they return is verified like
+    /// any blob, and the registry is asked when they fail.
+    public var followsForeignURLs: Bool
 
     public init(
         plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLSOptions = TLSOptions(),
         credentials: (any CredentialSource)? = nil, retry: RetryPolicy = RetryPolicy(), upload: UploadPolicy = UploadPolicy(),
         connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
-        userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() })
+        userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
+        followsForeignURLs: Bool = false
     ) {
         self.plainHTTP = plainHTTP
         self.tls = tls
@@ -91,5 +98,6 @@ public struct RegistryClientConfiguration: Sendable {
         self.concurrency = max(1, concurrency)
         self.userAgent = userAgent
         self.logger = logger
+        self.followsForeignURLs = followsForeignURLs
     }
 }

@@ -176,7 +176,15 @@ actor RegistryHost {
                                              why: "the registry's Bearer challenge has no usable realm")
         }
         let service = challenge.service ?? host
-        let sendsCredentials = try realmMayReceiveCredentials(realm)
+        let registryScheme = try await ping().scheme
+        let sendsCredentials = Self.realmMayReceiveCredentials(realm: realm, registryHost: host, registryScheme: registryScheme,
+                                                               policy: configuration.plainHTTP)
+        if !sendsCredentials, !credential.isAnonymous {
+            configuration.logger.warning("""
+                credentials withheld from the plain-HTTP token realm \(realm.redactedString) of \(registryScheme)://\(host); \
+                the token request goes anonymous (allow plain HTTP, e.g. ocictl --plain-http, to send them)
+                """)
+        }
         let client = TokenClient(transport: transport, userAgent: configuration.userAgent, logger: configuration.logger)
         let response: TokenClient.Response
         if let identity = credential.identityToken, !identity.isEmpty, sendsCredentials {
@@ -197,17 +205,24 @@ actor RegistryHost {
         return CachedToken(token: response.token, expires: .now + .seconds(lifetime - leeway))
     }
 
-    /// Credentials go to a token realm over HTTPS, or over HTTP only to the registry's own host or to a host that
-    /// may be reached over plain HTTP under the client's policy.
-    private func realmMayReceiveCredentials(_ realm: URL) throws -> Bool {
-        if realm.scheme == "https" { return true }
-        let realmHost = (realm.host ?? "").lowercased()
-        let registryHost = HostClassifier.hostOnly(host).lowercased()
-        if realmHost == registryHost { return true }
-        switch configuration.plainHTTP {
+    /// Whether a token realm may receive the user's credentials (password or identity token).
+    ///
+    /// An HTTPS realm may, wherever it is: the registry chose it and TLS protects the secret. A plain-HTTP realm
+    /// may only when the user has given leave for plain HTTP everywhere (`PlainHTTPPolicy.allowed`), or when the
+    /// registry itself is spoken to over plain HTTP (the secret would travel in clear to it anyway) and the realm
+    /// is the registry's own host or a host the policy lets us reach over HTTP. So an HTTPS registry can never make
+    /// the client send a secret in clear text, not to itself and not to a private address it names.
+    static func realmMayReceiveCredentials(realm: URL, registryHost: String, registryScheme: String,
+                                           policy: PlainHTTPPolicy) -> Bool {
+        if realm.scheme?.lowercased() == "https" { return true }
+        switch policy {
         case .allowed: return true
         case .never: return false
-        case .privateHostsOnly: return HostClassifier.allowsPlainHTTPByDefault(realmHost)
+        case .privateHostsOnly:
+            guard registryScheme == "http" else { return false }
+            let realmHost = (realm.host ?? "").lowercased()
+            if realmHost == HostClassifier.hostOnly(registryHost).lowercased() { return true }
+            return HostClassifier.allowsPlainHTTPByDefault(realmHost)
         }
     }
 

@@ -220,9 +220,11 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         }
         var expectedSize = descriptor.size >= 0 ? descriptor.size : nil
         var verification = VerificationTarget(digest: descriptor.digest, size: expectedSize)
-        for external in descriptor.urls ?? [] {
-            guard let u = URL(string: external), u.scheme == "https" || u.scheme == "http" else { continue }
-            if let stream = try? await openExternal(u) { return stream.verifying(verification) }
+        if client.configuration.followsForeignURLs {
+            for external in descriptor.urls ?? [] {
+                guard let u = URL(string: external), mayFollowForeignURL(u) else { continue }
+                if let stream = try? await openExternal(u) { return stream.verifying(verification) }
+            }
         }
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let blobURL = try await url("blobs/\(descriptor.digest)")
@@ -250,6 +252,21 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         let download = BlobDownload(repository: self, url: try await url("blobs/\(descriptor.digest)"), target: target, offset: offset)
         try await download.start()
         return ByteStream { { try await download.next() } }
+    }
+
+    /// HTTPS URLs, and plain-HTTP ones to hosts the plain-HTTP policy allows.
+    private func mayFollowForeignURL(_ url: URL) -> Bool {
+        guard let host = url.host, !host.isEmpty else { return false }
+        switch url.scheme?.lowercased() {
+        case "https": return true
+        case "http":
+            switch client.configuration.plainHTTP {
+            case .allowed: return true
+            case .never: return false
+            case .privateHostsOnly: return HostClassifier.allowsPlainHTTPByDefault(host)
+            }
+        default: return false
+        }
     }
 
     private func openExternal(_ url: URL) async throws -> ByteStream {

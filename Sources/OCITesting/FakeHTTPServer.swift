@@ -1,5 +1,5 @@
-import OCISync
 import Foundation
+import OCISync
 
 /// An in-process HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) for faults a real registry cannot be made to
 /// produce: 429/5xx, cut or endless bodies, slow drips, hostile headers, redirects.

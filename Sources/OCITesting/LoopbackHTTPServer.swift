@@ -1,8 +1,8 @@
-import OCISync
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import OCISync
 
 /// The HTTP/1.1 server under ``FakeHTTPServer`` and ``TokenServer``: listens on 127.0.0.1 with a kernel-chosen
 /// port, buffers each request, asks an async handler for the response and writes it with the requested behaviour.

@@ -1,7 +1,7 @@
-import OCISync
 import Foundation
 import NIOCore
 import NIOPosix
+import OCISync
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
-import OCISync
 import Foundation
+import OCISync
 
 #if canImport(Glibc)
 import Glibc
@@ -34,6 +34,14 @@ public final class TestRegistry: Sendable {
         /// Plain HTTP with token auth against an in-process ``TokenServer``: a full user (all actions including
         /// `registry:catalog:*`), a pull-only reader, anonymous gets pull.
         case token
+        /// HTTPS (as ``tls``) with token auth (as ``token``); the token server's realm stays plain HTTP on
+        /// loopback, which is how the client's rule for plain-HTTP realms of an HTTPS registry is tested.
+        case tlsToken
+
+        /// Whether the registry listens with TLS.
+        public var usesTLS: Bool { self == .tls || self == .tlsToken }
+        /// Whether the registry delegates auth to an in-process ``TokenServer``.
+        public var usesTokenServer: Bool { self == .token || self == .tlsToken }
     }
 
     /// Start options.
@@ -90,7 +98,7 @@ public final class TestRegistry: Sendable {
         guard isAvailable else { return false }
         switch mode {
         case .plain: return true
-        case .tls, .token: return FileSupport.findExecutable("openssl") != nil
+        case .tls, .token, .tlsToken: return FileSupport.findExecutable("openssl") != nil
         case .htpasswd: return FileSupport.findExecutable("htpasswd") != nil
         }
     }
@@ -141,12 +149,12 @@ public final class TestRegistry: Sendable {
         self.mode = mode
         self.port = port
         self.host = "127.0.0.1:\(port)"
-        self.scheme = mode == .tls ? "https" : "http"
+        self.scheme = mode.usesTLS ? "https" : "http"
         self.baseURL = "\(scheme)://127.0.0.1:\(port)"
         self.url = URL(string: "\(scheme)://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/")
-        self.caCertificatePath = mode == .tls ? paths.caCertificate : nil
+        self.caCertificatePath = mode.usesTLS ? paths.caCertificate : nil
         self.caCertificatePEM = caPEM
-        let hasUsers = mode == .htpasswd || mode == .token
+        let hasUsers = mode == .htpasswd || mode.usesTokenServer
         self.username = hasUsers ? options.username : nil
         self.password = hasUsers ? options.password : nil
         self.readerUsername = hasUsers ? options.readerUsername : nil
@@ -186,7 +194,11 @@ public final class TestRegistry: Sendable {
                 caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
             case .htpasswd:
                 try await makeHtpasswd(paths: paths, options: options)
-            case .token:
+            case .token, .tlsToken:
+                if mode == .tlsToken {
+                    try await makeCertificates(paths: paths, openssl: options.openssl)
+                    caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
+                }
                 var tokenOptions = options.tokenServer ?? TokenServer.Options()
                 if options.tokenServer == nil {
                     tokenOptions.users = [
@@ -316,7 +328,7 @@ public final class TestRegistry: Sendable {
                 X-Content-Type-Options: [nosniff]
 
             """
-        if mode == .tls {
+        if mode.usesTLS {
             yaml += """
                   tls:
                     certificate: \(yamlQuoted(paths.serverCertificate))
@@ -333,7 +345,7 @@ public final class TestRegistry: Sendable {
                     path: \(yamlQuoted(paths.htpasswd))
 
                 """
-        case .token:
+        case .token, .tlsToken:
             if let tokenServer {
                 yaml += """
                     auth:
@@ -396,11 +408,12 @@ public final class TestRegistry: Sendable {
                     switch mode {
                     case .plain: ok = response.status == 200
                     case .htpasswd, .token: ok = response.status == 401
-                    case .tls: ok = response.status == 400  // plain HTTP to the TLS port: Go answers 400
+                    case .tls, .tlsToken: ok = response.status == 400  // plain HTTP to the TLS port: Go answers 400
                     }
                     if ok && child.isRunning {
-                        if mode == .tls {
-                            try await verifyTLS(port: port, caFile: paths.caCertificate)
+                        if mode.usesTLS {
+                            try await verifyTLS(port: port, caFile: paths.caCertificate,
+                                                expectedStatus: mode.usesTokenServer ? "401" : "200")
                         }
                         return
                     }
@@ -425,11 +438,11 @@ public final class TestRegistry: Sendable {
     }
 
     /// Checks the TLS endpoint with a client that trusts only the test CA (curl, when installed).
-    private static func verifyTLS(port: Int, caFile: String) async throws {
+    private static func verifyTLS(port: Int, caFile: String, expectedStatus: String) async throws {
         guard FileSupport.findExecutable("curl") != nil else { return }
         let result = try await Tool.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                                  "--cacert", caFile, "https://127.0.0.1:\(port)/v2/"])
-        guard result.status == 0, result.stdoutText == "200" else {
+        guard result.status == 0, result.stdoutText == expectedStatus else {
             throw OCITestingError("TLS check with curl --cacert failed (exit \(result.status), HTTP \(result.stdoutText)): \(result.stderrText)")
         }
     }

@@ -1,6 +1,6 @@
-import OCISync
 import Crypto
 import Foundation
+import OCISync
 
 /// An in-process Docker-style token server ("token auth", as used by Docker Hub) that distribution 2.8 accepts.
 ///

@@ -14,6 +14,10 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("insecure"), help: "Skip TLS certificate verification.")
     var insecure = false
 
+    @Flag(name: .customLong("allow-foreign-urls"),
+          help: "Fetch foreign layers from the URLs their manifests list (HTTPS only, unless --plain-http); off by default.")
+    var allowForeignURLs = false
+
     @Option(name: .customLong("ca-file"), help: "A PEM file of CA certificates to trust, besides the system's (repeatable).")
     var caFiles: [String] = []
 
@@ -57,7 +61,8 @@ struct GlobalOptions: ParsableArguments {
             tls: TLSOptions(caFiles: caFiles, insecureSkipVerify: insecure),
             credentials: credentials,
             concurrency: concurrency,
-            logger: makeLogger()
+            logger: makeLogger(),
+            followsForeignURLs: allowForeignURLs
         )
     }
 

@@ -1,4 +1,3 @@
-import OCISync
 import Foundation
 import OCIClient
 import OCIContent
@@ -6,6 +5,7 @@ import OCICredentials
 import OCIReference
 import OCIRegistry
 import OCISpec
+import OCISync
 import OCITesting
 import XCTest
 

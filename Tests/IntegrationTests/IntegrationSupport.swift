@@ -1,4 +1,3 @@
-import OCISync
 import Foundation
 import OCIClient
 import OCIContent
@@ -6,6 +5,7 @@ import OCICredentials
 import OCIReference
 import OCIRegistry
 import OCISpec
+import OCISync
 import OCITesting
 import XCTest
 
@@ -119,6 +119,8 @@ enum Clients {
             return try make(tls: TLSOptions(caFiles: [registry.caCertificatePath ?? ""]))
         case .htpasswd, .token:
             return try make(keyring: fullUser(registry))
+        case .tlsToken:
+            return try make(keyring: fullUser(registry), tls: TLSOptions(caFiles: [registry.caCertificatePath ?? ""]))
         case .plain:
             return try make()
         }

@@ -128,6 +128,37 @@ final class TokenAuthTests: XCTestCase {
         }
     }
 
+    /// An HTTPS registry whose token realm is plain HTTP (here on the registry's own loopback host) does not get
+    /// the user's password sent in clear: the token request goes anonymously, so a push is denied and the token
+    /// server never sees the user. With the user's leave for plain HTTP the same push succeeds.
+    func testPlainHTTPRealmOfAnHTTPSRegistryGetsNoCredentials() async throws {
+        try Requirements.registry(.tlsToken)
+        try await TestRegistry.withRegistry(.tlsToken) { registry in
+            let tokenServer = try XCTUnwrap(registry.tokenServer)
+            XCTAssertTrue(tokenServer.realm.hasPrefix("http://"), tokenServer.realm)
+            let tls = TLSOptions(caFiles: [registry.caCertificatePath ?? ""])
+            let user = try XCTUnwrap(registry.username)
+            let image = try TestImage.make(config: Bytes.utf8("{\"realm\":\"http\"}"), layers: [Bytes.random(4096)])
+            let target = "\(registry.host)/tls/realm:v1"
+
+            try await Clients.with(try Clients.make(keyring: Clients.fullUser(registry), tls: tls)) { client in
+                await assertRegistryError("push through a plain-HTTP realm", {
+                    try await Upload.image(client, target, image)
+                }, matches: { $0.isDenied || $0.isUnauthorized })
+            }
+            XCTAssertEqual(tokenServer.stats().byUser[user, default: 0], 0, "the password reached a plain-HTTP realm")
+            XCTAssertEqual(tokenServer.stats().authFailures, 0)
+            XCTAssertGreaterThan(tokenServer.stats().byUser["", default: 0], 0, "no anonymous token request")
+
+            try await Clients.with(try Clients.make(keyring: Clients.fullUser(registry), tls: tls, plainHTTP: .allowed)) { client in
+                try await Upload.image(client, target, image)
+                let (_, bytes) = try await client.getRawManifest(target)
+                XCTAssertEqual(bytes, image.bytes)
+            }
+            XCTAssertGreaterThan(tokenServer.stats().byUser[user, default: 0], 0)
+        }
+    }
+
     /// Anonymous requests get pull rights: an anonymous client pulls; it cannot push or list the catalog.
     func testAnonymousPull() async throws {
         try await withTokenRegistry { registry, tokenServer, image, ref in

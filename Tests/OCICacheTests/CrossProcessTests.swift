@@ -1,9 +1,9 @@
-import OCISync
 import Foundation
+@testable import OCICache
 import OCIContent
 import OCISpec
+import OCISync
 import XCTest
-@testable import OCICache
 
 /// Two real processes sharing one cache directory: the test binary starts itself again to run the child half.
 final class CrossProcessTests: XCTestCase {

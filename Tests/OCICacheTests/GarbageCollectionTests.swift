@@ -1,9 +1,9 @@
-import OCISync
 import Foundation
+@testable import OCICache
 import OCIContent
 import OCISpec
+import OCISync
 import XCTest
-@testable import OCICache
 
 /// The Go GC tests (§5.4 "GC") plus the fixes: thresholds, interval and proportion honoured; entries being read
 /// or written are never evicted; oversized content still reaches the caller.

@@ -1,9 +1,9 @@
-import OCISync
 import Foundation
+@testable import OCICache
 import OCIContent
 import OCISpec
+import OCISync
 import XCTest
-@testable import OCICache
 
 /// `fetch(_:orDownload:)`: one-pass fill, atomicity, coalescing, two instances sharing a directory.
 final class ReadThroughTests: XCTestCase {

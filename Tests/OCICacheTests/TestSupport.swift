@@ -1,10 +1,10 @@
-import OCISync
 import Foundation
 import Metrics
+@testable import OCICache
 import OCIContent
 import OCISpec
+import OCISync
 import XCTest
-@testable import OCICache
 
 /// A fresh directory under the temporary directory, removed by the test's teardown.
 func makeTemporaryDirectory(_ test: XCTestCase) throws -> String {

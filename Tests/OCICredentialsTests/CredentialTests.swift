@@ -1,8 +1,8 @@
-import OCISync
 import Foundation
 import Logging
-import XCTest
 @testable import OCICredentials
+import OCISync
+import XCTest
 
 /// `Credential` semantics and redaction.
 final class CredentialTests: XCTestCase {

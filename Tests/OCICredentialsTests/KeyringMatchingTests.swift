@@ -1,7 +1,7 @@
-import OCISync
 import Foundation
-import XCTest
 @testable import OCICredentials
+import OCISync
+import XCTest
 
 /// Address normalisation and keyring matching (F36, F37, F38, F41 and the fixes).
 final class KeyringMatchingTests: XCTestCase {

@@ -1,7 +1,7 @@
-import OCISync
 import Foundation
-import XCTest
 @testable import OCICredentials
+import OCISync
+import XCTest
 
 /// F42: the Gardener secrets server, with an injected fetch instead of a network server.
 final class SecretServerTests: XCTestCase {

@@ -3,8 +3,8 @@ import OCIContent
 import OCILayout
 import OCIRegistry
 import OCISpec
-import OCITesting
 import OCISync
+import OCITesting
 import XCTest
 
 /// A fetcher that counts fetches per digest and can be slowed down.

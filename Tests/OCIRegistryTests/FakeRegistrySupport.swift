@@ -3,8 +3,8 @@ import OCIContent
 import OCICredentials
 import OCIRegistry
 import OCISpec
-import OCITesting
 import OCISync
+import OCITesting
 
 /// Settings for tests: fast retries, plain HTTP to the loopback fake.
 func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClientConfiguration {

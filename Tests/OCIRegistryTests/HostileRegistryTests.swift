@@ -1,4 +1,3 @@
-import OCISync
 import Foundation
 import OCICache
 import OCIClient
@@ -8,6 +7,7 @@ import OCILayout
 import OCIReference
 @testable import OCIRegistry
 import OCISpec
+import OCISync
 import OCITesting
 import XCTest
 
@@ -582,22 +582,39 @@ final class HostileRegistryTests: XCTestCase {
         await storage.stop()
     }
 
-    // A layer's foreign `urls` (a manifest names where else the blob lives) are requested without credentials,
-    // and what comes from there is verified like anything else: wrong bytes are a digest mismatch.
-    func testForeignLayerURLsGetNoCredentialsAndAreVerified() async throws {
+    // A layer's foreign `urls` (a manifest names where else the blob lives) are not followed by default: the
+    // registry is asked and the foreign server sees nothing. With `followsForeignURLs` they are requested without
+    // credentials, and what comes from there is verified like anything else: wrong bytes are a digest mismatch.
+    // Schemes other than http(s), and plain HTTP to a public host under the default policy, are never followed.
+    func testForeignLayerURLsAreOptInGetNoCredentialsAndAreVerified() async throws {
         let bytes = HostileImage.pattern(3000)
         let served = Locked(bytes)
         let foreign = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: served.withLock { $0 }) }
         defer { Task { await foreign.stop() } }
         var layer = Descriptor.of(bytes, mediaType: MediaType.dockerForeignLayerGzip)
-        layer.urls = ["http://localhost:\(foreign.port)/layers/\(layer.digest.encoded)"]
-        let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), { req in
+        layer.urls = ["file:///etc/passwd", "http://192.0.2.1:9/unroutable-public-host",
+                      "http://localhost:\(foreign.port)/layers/\(layer.digest.encoded)"]
+        let registryHandler: @Sendable (FakeRequest) -> FakeResponse = { req in
             guard req.headers["Authorization"] != nil else {
                 return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
             }
             return req.path == "/v2/" ? .json(200, "{}") : .registryError(404, code: "BLOB_UNKNOWN")
-        }) { server, client in
+        }
+
+        let keyring = Keyring()
+        try await withFake(configuration: testConfiguration(credentials: keyring), registryHandler) { server, client in
+            keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
+            let repo = client.repository(host: server.host, name: "app")
+            await assertThrows("foreign URLs off: the registry is asked", { _ = try await repo.fetchAll(layer) }) { error in
+                if case RegistryError.notFound = error { return true }
+                return false
+            }
+        }
+        XCTAssertEqual(foreign.requests().count, 0, "a foreign URL was followed without the user's leave")
+
+        var config = testConfiguration(credentials: keyring)
+        config.followsForeignURLs = true
+        try await withFake(configuration: config, registryHandler) { server, client in
             keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
             let repo = client.repository(host: server.host, name: "app")
             let fetched = try await repo.fetchAll(layer)
@@ -608,6 +625,33 @@ final class HostileRegistryTests: XCTestCase {
         XCTAssertEqual(foreign.requests().count, 2)
         for request in foreign.requests() {
             XCTAssertNil(request.headers["Authorization"], "credentials were sent to a foreign layer URL")
+        }
+    }
+
+    // The realm rule as a table: an HTTPS registry never sends a secret to a plain-HTTP realm, not to its own
+    // host and not to a private address, unless the user allows plain HTTP; a plain-HTTP registry may send it to
+    // its own host and to hosts the policy allows. (End to end against the real registry:
+    // TokenAuthTests.testPlainHTTPRealmOfAnHTTPSRegistryGetsNoCredentials.)
+    func testRealmCredentialRuleTable() throws {
+        let cases: [(realm: String, registry: String, scheme: String, policy: PlainHTTPPolicy, allowed: Bool)] = [
+            ("https://auth.example.com/token", "registry.example.com", "https", .privateHostsOnly, true),
+            ("https://auth.example.com/token", "registry.example.com", "https", .never, true),
+            ("http://10.0.0.5/token", "registry.example.com", "https", .privateHostsOnly, false),
+            ("http://registry.example.com/token", "registry.example.com", "https", .privateHostsOnly, false),
+            ("http://127.0.0.1:5001/token", "127.0.0.1:5000", "https", .privateHostsOnly, false),
+            ("http://10.0.0.5/token", "registry.example.com", "https", .allowed, true),
+            ("http://127.0.0.1:5001/token", "127.0.0.1:5000", "http", .privateHostsOnly, true),
+            ("http://10.0.0.5/token", "10.0.0.4:5000", "http", .privateHostsOnly, true),
+            ("http://auth.example.com/token", "10.0.0.4:5000", "http", .privateHostsOnly, false),
+            ("http://registry.example.com:8080/token", "registry.example.com", "http", .privateHostsOnly, true),
+            ("http://127.0.0.1:5001/token", "127.0.0.1:5000", "http", .never, false),
+            ("HTTPS://auth.example.com/token", "registry.example.com", "https", .privateHostsOnly, true),
+        ]
+        for c in cases {
+            let realm = try XCTUnwrap(URL(string: c.realm))
+            XCTAssertEqual(RegistryHost.realmMayReceiveCredentials(realm: realm, registryHost: c.registry,
+                                                                   registryScheme: c.scheme, policy: c.policy),
+                           c.allowed, "\(c.realm) for \(c.scheme)://\(c.registry) under \(c.policy)")
         }
     }
 

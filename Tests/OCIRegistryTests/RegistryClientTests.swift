@@ -5,8 +5,8 @@ import OCICredentials
 import OCIReference
 import OCIRegistry
 import OCISpec
-import OCITesting
 import OCISync
+import OCITesting
 import XCTest
 
 /// Protocol behaviour a real registry cannot be made to show, against an in-process fake.

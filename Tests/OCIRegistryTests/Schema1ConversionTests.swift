@@ -1,4 +1,3 @@
-import OCISync
 import Crypto
 import Foundation
 import OCIClient
@@ -7,6 +6,7 @@ import OCICredentials
 import OCIReference
 import OCIRegistry
 import OCISpec
+import OCISync
 import OCITesting
 import XCTest
 

@@ -4,8 +4,8 @@ import OCIContent
 import OCICredentials
 import OCIRegistry
 import OCISpec
-import OCITesting
 import OCISync
+import OCITesting
 import XCTest
 
 /// Collects every log line (message and metadata) at trace level.

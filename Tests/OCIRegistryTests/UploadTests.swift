@@ -2,8 +2,8 @@ import Foundation
 import OCIContent
 import OCIRegistry
 import OCISpec
-import OCITesting
 import OCISync
+import OCITesting
 import XCTest
 
 /// A fake registry with chunked upload sessions and switchable faults.
