@@ -204,8 +204,10 @@ public final class OCIClient: OCIExtendedClientProtocol {
     /// Copies an image or index byte for byte from one reference to another (Go: `Copy`): blobs stream
     /// from the source, nothing is cached, children go before parents, what the target has is skipped, and
     /// within one registry blobs are mounted instead of moved. With `platform`, one platform of an index.
+    /// A Docker schema1 source is handled by `schema1` (by default converted when the destination refuses it).
     @discardableResult
     public func copy(from srcRef: String, to dstRef: String, platform: Platform? = nil,
+                     schema1: Schema1CopyPolicy = .auto,
                      onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> CopyResult {
         let src = try parse(srcRef)
         let dst = try parse(dstRef)
@@ -219,7 +221,18 @@ public final class OCIClient: OCIExtendedClientProtocol {
         var mountFrom: (@Sendable (OCISpec.Descriptor) -> [String])?
         if sameRegistry { mountFrom = { @Sendable (_: OCISpec.Descriptor) -> [String] in [sourceRepository] } }
         let options = CopyOptions(concurrency: registry.configuration.concurrency, mountFrom: mountFrom, onEvent: onEvent)
-        return try await OCIContent.copy(from: source, reference: srcR, to: destination, tag: dst.tag,
+        let root = try await source.resolve(srcR)
+        if MediaType.isSchema1(root.mediaType), schema1 != .keep {
+            if schema1 == .auto {
+                do {
+                    return try await OCIContent.copy(from: source, root: root, to: destination, tag: dst.tag, options: options)
+                } catch where Self.isSchema1Refusal(error) {
+                    registry.configuration.logger.info("\(dstRef) refuses schema1 manifests; copying \(srcRef) converted to OCI")
+                }
+            }
+            return try await copyConvertingSchema1(from: srcRef, root: root, to: destination, tag: dst.tag, options: options)
+        }
+        return try await OCIContent.copy(from: source, root: root, to: destination, tag: dst.tag,
                                          platform: platform, options: options)
     }
 }

@@ -20,7 +20,18 @@ public func copy(
     from source: any ReadOnlyTarget, reference: String, to destination: any Target, tag: String?,
     platform: Platform? = nil, options: CopyOptions = CopyOptions()
 ) async throws -> CopyResult {
-    var root = try await source.resolve(reference)
+    try await copy(from: source, root: try await source.resolve(reference), to: destination, tag: tag,
+                   platform: platform, options: options)
+}
+
+/// Copies the graph under an already resolved `root` from `source` to `destination`, as
+/// `copy(from:reference:to:tag:platform:options:)` does after resolving.
+public func copy(
+    from source: any ContentFetcher, root resolved: Descriptor, to destination: any Target, tag: String?,
+    platform: Platform? = nil, options: CopyOptions = CopyOptions()
+) async throws -> CopyResult {
+    var root = resolved
+    let reference = resolved.digest.description
     if let platform, MediaType.isMultiArch(root.mediaType) {
         let bytes = try await source.fetchAll(root)
         guard case .index(let index) = try ManifestDocument.decode(bytes, mediaType: root.mediaType) else {

@@ -1,4 +1,5 @@
 import OCISpec
+import OCISync
 
 /// Options for `copyGraph`.
 public struct CopyOptions: Sendable {
@@ -94,15 +95,30 @@ final class CopyContext: Sendable {
             }
             emit?(.started(node))
             let source = self.source
+            // A blob of unknown size (a schema1 layer) is opened first: the source's stream knows its length
+            // (for a registry, the Content-Length it verifies against), and the destination needs it.
+            var known = node
+            let first = Locked<ByteStream?>(nil)
+            if node.size < 0 {
+                let stream = try await source.fetch(node)
+                guard let length = stream.verification?.size, length >= 0 else {
+                    throw ContentError.unsupported("the size of blob \(node.digest) is unknown and its source does not tell it")
+                }
+                known.size = length
+                first.withLock { $0 = stream }
+            }
+            let sized = known
             let blobSource = BlobSource { offset in
-                let stream = try await source.fetch(node, offset: offset)
+                let opened = offset == 0 ? first.withLock { stream in defer { stream = nil }; return stream } : nil
+                let stream: ByteStream
+                if let opened { stream = opened } else { stream = try await source.fetch(sized, offset: offset) }
                 guard let emit else { return stream }
                 let counter = ByteCounter()
                 _ = counter.add(Int(offset))
-                return stream.onChunk { chunk in emit(.progress(node, bytes: counter.add(chunk.count))) }
+                return stream.onChunk { chunk in emit(.progress(sized, bytes: counter.add(chunk.count))) }
             }
-            try await self.destination.push(node, source: blobSource)
-            emit?(.copied(node))
+            try await self.destination.push(sized, source: blobSource)
+            emit?(.copied(sized))
         }
     }
 }

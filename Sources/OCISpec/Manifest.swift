@@ -119,7 +119,13 @@ public enum ManifestDocument: Sendable {
         switch self {
         case .manifest(let m): return m.blobs
         case .index(let i): return i.manifests
-        case .schema1: return []
+        case .schema1(let m):
+            // The layers, once each; schema1 records no sizes (-1) or media types.
+            var seen: Set<Digest> = []
+            return m.fsLayers.compactMap { layer in
+                seen.insert(layer.blobSum).inserted
+                    ? Descriptor(mediaType: MediaType.dockerLayerGzip, digest: layer.blobSum, size: -1) : nil
+            }
         }
     }
 

@@ -64,6 +64,12 @@ public struct V1History: Hashable, Sendable {
 
 /// Schema1 JWS helpers.
 public enum Schema1 {
+    /// The digest of a manifest as registries compute it: over the payload for schema1 (whose signatures a
+    /// registry may renew on every GET), over the bytes for everything else.
+    public static func manifestDigest(of bytes: [UInt8], mediaType: String, algorithm: Digest.Algorithm = .sha256) -> Digest {
+        Digest.of(MediaType.isSchema1(mediaType) ? payload(of: bytes) : bytes, algorithm: algorithm)
+    }
+
     /// The payload of a signed schema1 manifest: the bytes the registry's digest is computed over.
     /// For an unsigned manifest the bytes are returned unchanged.
     public static func payload(of bytes: [UInt8]) -> [UInt8] {

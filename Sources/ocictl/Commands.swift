@@ -231,6 +231,9 @@ struct Copy: AsyncParsableCommand {
     @Argument var destination: String
     @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]) of an index.") var platform: String?
     @Flag(name: .customLong("referrers"), help: "Copy the manifests that refer to the copied one (OCI 1.1), too.") var referrers = false
+    @Option(name: .customLong("schema1"),
+            help: "A Docker schema1 source: auto (convert to OCI when the destination refuses schema1, and always into a layout), convert, or keep.")
+    var schema1: Schema1CopyPolicy = .auto
     @OptionGroup var global: GlobalOptions
 
     struct Summary: Encodable {
@@ -248,10 +251,18 @@ struct Copy: AsyncParsableCommand {
         let dst = try Endpoint(destination)
         let concurrency = global.concurrency
         let withReferrers = referrers
+        let schema1Policy = schema1
         let result = try await global.withClient { client -> CopyResult in
             var result: CopyResult
             if case .registry = src, case .registry = dst {
-                result = try await client.copy(from: source, to: destination, platform: wanted, onEvent: progress.handle)
+                result = try await client.copy(from: source, to: destination, platform: wanted, schema1: schema1Policy,
+                                               onEvent: progress.handle)
+            } else if case .registry(let ref) = src, schema1Policy != .keep,
+                      let root = try await Self.schema1Root(client, ref) {
+                // OCI layouts hold OCI images: a schema1 source goes in converted (as skopeo does).
+                result = try await client.copyConvertingSchema1(from: source, root: root, to: try dst.target(client, access: .push),
+                                                                tag: dst.tag,
+                                                                options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
             } else {
                 result = try await OCIContent.copy(from: try src.target(client), reference: src.reference ?? "latest",
                                                    to: try dst.target(client, access: .push), tag: dst.tag, platform: wanted,
@@ -444,3 +455,14 @@ struct CacheCommand: AsyncParsableCommand {
 }
 
 typealias OCICtlOutput = Output
+
+extension Schema1CopyPolicy: ExpressibleByArgument {}
+
+extension Copy {
+    /// The source's manifest descriptor when it is a Docker schema1 manifest; nil otherwise.
+    static func schema1Root(_ client: OCIClient, _ reference: Reference) async throws -> Descriptor? {
+        guard let name = reference.manifestReference else { return nil }
+        let root = try await client.registry.repository(reference).resolve(name)
+        return MediaType.isSchema1(root.mediaType) ? root : nil
+    }
+}

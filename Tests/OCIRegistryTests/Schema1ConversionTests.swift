@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import OCIClient
 import OCIContent
+import OCILayout
 import OCICredentials
 import OCIReference
 import OCIRegistry
@@ -401,6 +402,117 @@ final class Schema1ConversionTests: XCTestCase {
             XCTAssertEqual(Digest.of(fetchedConfig.current), manifest.config.digest)
             let converted = try await client.getManifest(ref)
             XCTAssertEqual(converted, manifest)
+        }
+    }
+}
+
+// MARK: copying schema1
+
+extension Schema1ConversionTests {
+    /// A registry with schema1 enabled holds a signed schema1 image; a default registry (schema1 disabled, as
+    /// distribution 2.8 ships) refuses it. `copy` (policy `.auto`) converts on refusal, `.keep` fails with the
+    /// registry's error, within the schema1 registry nothing is converted, and an OCI layout gets the converted
+    /// image. skopeo reads what arrived byte for byte.
+    func testCopyConvertsSchema1WhenTheDestinationRefusesIt() async throws {
+        try XCTSkipUnless(TestRegistry.isAvailable(.plain), "registry binary \(TestRegistry.defaultBinary) is missing")
+        var options = TestRegistry.Options()
+        options.schema1Enabled = true
+        try await TestRegistry.withRegistry(.plain, options: options) { legacy in
+            try await TestRegistry.withRegistry(.plain) { modern in
+                let client = try s1Client()
+                defer { Task { try? await client.shutdown() } }
+                let name = "s1/copy"
+                let ref = "\(legacy.host)/\(name):v1"
+                let (_, gz) = try s1TarLayer(files: ["a.txt": "alpha\n"])
+                let plain = Array("second layer".utf8)
+                let repository = client.registry.repository(try Reference(parsing: ref), access: .push)
+                for blob in [gz, plain] {
+                    try await repository.push(Descriptor.of(blob, mediaType: "application/octet-stream"), content: ByteStream(bytes: blob))
+                }
+                let (signed, payload) = try S1Signer().sign(
+                    name: name, tag: "v1", blobSums: [Digest.of(plain), Digest.of(gz)],
+                    history: [#"{"id":"2","parent":"1","os":"linux","architecture":"amd64","config":{"Cmd":["sh"]}}"#,
+                              #"{"id":"1","os":"linux","architecture":"amd64"}"#])
+                try await repository.pushManifest(signed, mediaType: MediaType.dockerSchema1SignedManifest, reference: "v1")
+                let schema1Digest = Digest.of(payload)
+
+                // Refused and not converted: the registry's own error.
+                do {
+                    try await client.copy(from: ref, to: "\(modern.host)/s1/keep:v1", schema1: .keep)
+                    XCTFail("a schema1 push to a registry without schema1 succeeded")
+                } catch {
+                    XCTAssertTrue(OCIClient.isSchema1Refusal(error), "\(error)")
+                }
+
+                // Converted on refusal.
+                let result = try await client.copy(from: ref, to: "\(modern.host)/s1/auto:v1")
+                XCTAssertEqual(result.root.mediaType, MediaType.ociManifest)
+                XCTAssertEqual(result.root.annotations?[Schema1Converter.sourceDigestAnnotation], schema1Digest.description)
+                let target = client.registry.repository(try Reference(parsing: "\(modern.host)/s1/auto:v1"))
+                let (stored, storedBytes) = try await target.fetchManifest("v1")
+                XCTAssertEqual(stored.digest, result.root.digest)
+                XCTAssertEqual(stored.mediaType, MediaType.ociManifest)
+                let manifest = try JSONCoding.decode(Manifest.self, from: storedBytes)
+                XCTAssertEqual(manifest.layers.map(\.digest), [Digest.of(gz), Digest.of(plain)])
+                for blob in manifest.blobs {
+                    let exists = try await target.exists(blob)
+                    XCTAssertTrue(exists, "\(blob.digest) missing at the destination")
+                }
+                let config = try await target.fetchAll(manifest.config)
+                XCTAssertEqual(Digest.of(config), manifest.config.digest)
+                if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
+                    let raw = try s1Run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(modern.host)/s1/auto:v1"])
+                    XCTAssertEqual(raw, storedBytes, "skopeo reads other bytes")
+                }
+
+                // Always converted on request, and never when the destination takes schema1.
+                let converted = try await client.copy(from: ref, to: "\(legacy.host)/s1/converted:v1", schema1: .convert)
+                XCTAssertEqual(converted.root.digest, result.root.digest, "conversion is deterministic")
+                let kept = try await client.copy(from: ref, to: "\(legacy.host)/s1/kept:v1")
+                XCTAssertEqual(kept.root.digest, schema1Digest)
+                XCTAssertTrue(MediaType.isSchema1(kept.root.mediaType))
+                XCTAssertEqual(kept.mounted, 2, "blobs within one registry are mounted")
+
+                // To another registry that takes schema1: the layers (sizes unknown in schema1) are uploaded with
+                // the size the source tells, and the manifest keeps its digest.
+                try await TestRegistry.withRegistry(.plain, options: options) { other in
+                    let moved = try await client.copy(from: ref, to: "\(other.host)/s1/moved:v1")
+                    XCTAssertEqual(moved.root.digest, schema1Digest)
+                    XCTAssertEqual(moved.copied, 3, "two layers and the manifest")
+                    XCTAssertEqual(moved.bytes, Int64(gz.count + plain.count))
+                    let there = client.registry.repository(try Reference(parsing: "\(other.host)/s1/moved:v1"))
+                    let (descriptor, _) = try await there.fetchManifest("v1")
+                    XCTAssertEqual(descriptor.digest, schema1Digest)
+                    let layer = try await there.fetchAll(Descriptor(mediaType: MediaType.dockerLayerGzip, digest: Digest.of(gz),
+                                                                    size: Int64(gz.count)), limit: 1 << 20)
+                    XCTAssertEqual(layer, gz)
+                }
+
+                // Into an OCI layout: the converted image, readable by skopeo.
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("s1-layout-\(UUID().uuidString)").path
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                let layout = try OCILayoutStore(path: dir, create: true)
+                let root = try await client.registry.repository(try Reference(parsing: ref)).resolve("v1")
+                let intoLayout = try await client.copyConvertingSchema1(from: ref, root: root, to: layout, tag: "v1")
+                XCTAssertEqual(intoLayout.root.digest, result.root.digest)
+                let resolved = try await layout.resolve("v1")
+                XCTAssertEqual(resolved.digest, result.root.digest)
+                if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
+                    let raw = try s1Run("skopeo", ["inspect", "--raw", "oci:\(dir):v1"])
+                    XCTAssertEqual(raw, storedBytes)
+                }
+
+                // ocictl copy into a layout converts by default.
+                let ocictl = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+                    .appendingPathComponent("ocictl").path
+                if FileManager.default.isExecutableFile(atPath: ocictl) {
+                    let cliDir = dir + "-cli"
+                    defer { try? FileManager.default.removeItem(atPath: cliDir) }
+                    _ = try s1Run(ocictl, ["copy", ref, "ocidir://\(cliDir):v1"])
+                    let cliRoot = try await OCILayoutStore(path: cliDir).resolve("v1")
+                    XCTAssertEqual(cliRoot.digest, result.root.digest)
+                }
+            }
         }
     }
 }
