@@ -257,9 +257,12 @@ struct Copy: AsyncParsableCommand {
             if case .registry = src, case .registry = dst {
                 result = try await client.copy(from: source, to: destination, platform: wanted, schema1: schema1Policy,
                                                onEvent: progress.handle)
-            } else if case .registry(let ref) = src, schema1Policy != .keep,
-                      let root = try await Self.schema1Root(client, ref) {
-                // OCI layouts hold OCI images: a schema1 source goes in converted (as skopeo does).
+            } else if case .registry(let ref) = src, let root = try await Self.schema1Root(client, ref) {
+                // OCI layouts hold OCI images, addressed by the digest of their bytes; a signed schema1 manifest's
+                // digest is over its payload only. So a schema1 source goes in converted (as skopeo does).
+                guard schema1Policy != .keep else {
+                    throw ValidationError("\(source) is a Docker schema1 manifest, which an OCI layout cannot hold as it is; use --schema1 convert (or auto)")
+                }
                 result = try await client.copyConvertingSchema1(from: source, root: root, to: try dst.target(client, access: .push),
                                                                 tag: dst.tag,
                                                                 options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))

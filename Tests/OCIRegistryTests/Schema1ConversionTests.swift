@@ -511,6 +511,9 @@ extension Schema1ConversionTests {
                     _ = try s1Run(ocictl, ["copy", ref, "ocidir://\(cliDir):v1"])
                     let cliRoot = try await OCILayoutStore(path: cliDir).resolve("v1")
                     XCTAssertEqual(cliRoot.digest, result.root.digest)
+                    XCTAssertThrowsError(try s1Run(ocictl, ["copy", "--schema1", "keep", ref, "ocidir://\(cliDir)-keep:v1"]),
+                                         "a signed schema1 manifest cannot go into a layout as it is")
+                    try? FileManager.default.removeItem(atPath: cliDir + "-keep")
                 }
             }
         }
