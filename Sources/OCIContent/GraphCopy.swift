@@ -87,7 +87,18 @@ final class CopyContext: Sendable {
         try await blobSlots.run {
             if let mounter = self.destination as? any BlobMounter, let candidates = self.options.mountFrom?(node) {
                 for repository in candidates {
-                    if try await mounter.mount(node, fromRepository: repository) {
+                    // A mount is an optimisation: whatever the refusal (Harbor answers 401 without a challenge
+                    // when the source project is missing, others 404 or 5xx), the blob is uploaded instead.
+                    let mounted: Bool
+                    do {
+                        mounted = try await mounter.mount(node, fromRepository: repository)
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        try Task.checkCancellation()
+                        mounted = false
+                    }
+                    if mounted {
                         emit?(.mounted(node, from: repository))
                         return
                     }

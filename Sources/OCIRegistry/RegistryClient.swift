@@ -124,7 +124,7 @@ public final class RegistryClient: Sendable {
             do {
                 response = try await transport.execute(method: method, url: url, headers: headers, body: body)
             } catch let error as RegistryError {
-                if case .transport = error, attempt < policy.maxAttempts, body?.isReplayable ?? true {
+                if case .transport = error, attempt < policy.maxAttempts, body?.isReplayable ?? true, !request.isOptimistic {
                     configuration.logger.debug("retrying after transport error", metadata: ["url": "\(url.redactedString)"])
                     try await Task.sleep(for: backoff(attempt: attempt, retryAfter: nil))
                     continue
@@ -170,7 +170,7 @@ public final class RegistryClient: Sendable {
                 attempt = 0
                 continue
             case let code where [408, 429, 500, 502, 503, 504].contains(code) && attempt < policy.maxAttempts
-                && (body?.isReplayable ?? true):
+                && (body?.isReplayable ?? true) && !request.isOptimistic:
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(parseRetryAfter)
                 _ = try? await readLimited(response.body, limit: 64 * 1024)
                 if let retryAfter, toRegistry { await session.hold(for: min(retryAfter, policy.maxBackoff)) }
@@ -241,6 +241,9 @@ struct RegistryRequest: Sendable {
     var repository: String
     var operation: String
     var target: String
+    /// An optimistic request (a cross-repository mount) whose failure has a fallback: it is sent once, never
+    /// retried, and its 429/5xx answers put no hold on the host.
+    var isOptimistic = false
 
     init(method: HTTPMethod, url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
          scopes: [String], repository: String, operation: String, target: String) {

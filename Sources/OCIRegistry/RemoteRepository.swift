@@ -61,9 +61,11 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     }
 
     func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
-                      scopes: [String]? = nil, operation: String, target: String) async throws -> HTTPClientResponse {
-        let request = RegistryRequest(method: method, url: url, headers: headers, body: body, scopes: scopes ?? self.scopes,
+                      scopes: [String]? = nil, operation: String, target: String,
+                      optimistic: Bool = false) async throws -> HTTPClientResponse {
+        var request = RegistryRequest(method: method, url: url, headers: headers, body: body, scopes: scopes ?? self.scopes,
                                       repository: name, operation: operation, target: target)
+        request.isOptimistic = optimistic
         return try await client.perform(request, on: session)
     }
 
@@ -343,7 +345,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     }
 
     /// Mounts a blob from another repository of this registry. False when the registry answers with an upload
-    /// session instead (the session is cancelled; upload the blob).
+    /// session instead (the session is cancelled; upload the blob). Sent once, without retries: a refusal
+    /// (an error status) is thrown, and `copyGraph` uploads the blob instead.
     public func mount(_ descriptor: Descriptor, fromRepository repository: String) async throws -> Bool {
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let query = "mount=\(descriptor.digest)&from=\(repository)"
@@ -351,7 +354,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
             : ["repository:\(name):pull,push", "repository:\(repository):pull"]
         let postURL = try await url("blobs/uploads/", query: query)
         let response = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]),
-                                      scopes: mountScopes, operation: "mount blob", target: target)
+                                      scopes: mountScopes, operation: "mount blob", target: target, optimistic: true)
         _ = try? await readLimited(response.body, limit: 0)
         switch response.status.code {
         case 201: return true

@@ -126,4 +126,41 @@ final class CopyTests: XCTestCase {
             XCTAssertTrue(error.description.contains("available"), error.description)
         }
     }
+
+    /// A refused mount falls back to a plain upload, however the registry refuses: Harbor's 401 without a
+    /// challenge when the source project is missing, 404, 400, a 500, or a 202 upload session (the standard).
+    func testARefusedMountFallsBackToAnUpload() async throws {
+        for refusal in [401, 404, 400, 500, 202] {
+            let source = MemoryStore()
+            let layer = await source.push(bytes: Array("layer bytes for \(refusal)".utf8), mediaType: MediaType.ociLayer)
+            let config = await source.push(bytes: Array("{}".utf8), mediaType: MediaType.ociConfig)
+            let manifest = await source.push(bytes: try JSONCoding.encode(Manifest(config: config, layers: [layer])),
+                                             mediaType: MediaType.ociManifest)
+            try await source.tag(manifest, as: "v1")
+            let fake = FakeRegistry()
+            let mountAttempts = Locked(0)
+            try await withFake({ req in
+                if req.method == "POST", req.queryItems.contains(where: { $0.name == "mount" }) {
+                    mountAttempts.withLock { $0 += 1 }
+                    if refusal == 401 { return FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }
+                    if refusal == 202 { return FakeResponse(status: 202, headers: ["Location": "/v2/upload/mount-session"]) }
+                    return .registryError(refusal, code: "UNKNOWN")
+                }
+                if req.method == "DELETE" { return .status(204) }
+                return fake.handle(req) ?? .status(404)
+            }) { server, client in
+                let destination = client.repository(host: server.host, name: "dst", access: .push)
+                let options = CopyOptions(mountFrom: { _ in ["src"] })
+                let result = try await copy(from: source, reference: "v1", to: destination, tag: "v1", options: options)
+                XCTAssertEqual(result.mounted, 0, "\(refusal)")
+                XCTAssertEqual(result.copied, 3, "\(refusal)")
+                for blob in [layer, config] {
+                    let expected = await source.bytes(for: blob.digest)
+                    XCTAssertEqual(fake.state.withLock { $0.blobs[blob.digest.description] }, expected,
+                                   "\(refusal): \(blob.digest) was not uploaded")
+                }
+            }
+            XCTAssertEqual(mountAttempts.current, 2, "\(refusal): one mount attempt per blob")
+        }
+    }
 }
