@@ -99,4 +99,10 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         if case .notFound = self { return true }
         return false
     }
+
+    /// True when credentials were missing or refused (401).
+    public var isUnauthorized: Bool {
+        if case .unauthorized = self { return true }
+        return false
+    }
 }

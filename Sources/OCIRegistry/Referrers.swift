@@ -33,6 +33,10 @@ extension RemoteRepository {
             }
         } catch let error as RegistryError where error.isNotFound || Self.isUnsupported(error) {
             found = try await referrersFromTag(of: subject)
+        } catch let unauthorized as RegistryError where unauthorized.isUnauthorized {
+            // Harbor 2.7 answers the referrers API it lacks with 401 and no challenge; the tag schema may still
+            // work. When it does not either, the 401 is the error.
+            do { found = try await referrersFromTag(of: subject) } catch { throw unauthorized }
         }
         if let artifactType { found = found.filter { $0.artifactType == artifactType } }
         return found
@@ -47,7 +51,9 @@ extension RemoteRepository {
     func referrersFromTag(of subject: Digest) async throws -> [Descriptor] {
         do {
             let (descriptor, bytes) = try await fetchManifest(Self.referrersTag(for: subject))
-            guard MediaType.isMultiArch(descriptor.mediaType) else { return [] }
+            // Only an OCI index other than the subject counts: some registries (GitLab) resolve the `sha256-HEX`
+            // tag to the subject itself, whose children are not its referrers.
+            guard descriptor.mediaType == MediaType.ociIndex, descriptor.digest != subject else { return [] }
             return try JSONCoding.decode(Index.self, from: bytes).manifests
         } catch let error as RegistryError where error.isNotFound {
             return []

@@ -170,7 +170,6 @@ func assertRegistryError(_ what: String, file: StaticString = #filePath, line: U
 
 extension RegistryError {
     var isTLS: Bool { if case .tls = self { return true }; return false }
-    var isUnauthorized: Bool { if case .unauthorized = self { return true }; return false }
     var isDenied: Bool { if case .denied = self { return true }; return false }
 }
 

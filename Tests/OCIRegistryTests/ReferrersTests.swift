@@ -94,4 +94,54 @@ final class ReferrersTests: XCTestCase {
             try await client.shutdown()
         }
     }
+
+    /// Registries that deviate (fakes, as the real registry cannot be made to): GitLab resolves the `sha256-HEX`
+    /// tag to the subject itself (here an index, whose children are not referrers), and Harbor 2.7 answers the
+    /// referrers API it lacks with 401 and no challenge while the tag schema works.
+    func testReferrersFromRegistriesThatDeviate() async throws {
+        let fake = FakeRegistry()
+        let child = fake.addManifest(try JSONCoding.encode(Manifest(config: EmptyJSON.descriptor, layers: [])),
+                                     mediaType: MediaType.ociManifest)
+        let subjectBytes = try JSONCoding.encode(Index(manifests: [child]))
+        let subject = fake.addManifest(subjectBytes, mediaType: MediaType.ociIndex)
+        let fallbackTag = RemoteRepository.referrersTag(for: subject.digest)
+        var referrer = child
+        referrer.artifactType = "application/vnd.example.sig"
+        let fallbackIndex = try JSONCoding.encode(Index(manifests: [referrer]))
+
+        // GitLab: the tag is the subject.
+        try await withFake({ req in
+            if req.path.contains("/referrers/") { return .registryError(404, code: "NAME_UNKNOWN") }
+            if req.path.hasSuffix("/manifests/\(fallbackTag)") {
+                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociIndex], body: req.method == "HEAD" ? [] : subjectBytes)
+            }
+            return fake.handle(req) ?? .status(404)
+        }) { server, client in
+            let found = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+            XCTAssertEqual(found, [], "the subject's own children were taken for referrers")
+        }
+
+        // Harbor 2.7: 401 without a challenge from the referrers API; the tag schema answers.
+        try await withFake({ req in
+            if req.path.contains("/referrers/") { return FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }
+            if req.path.hasSuffix("/manifests/\(fallbackTag)") {
+                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociIndex], body: req.method == "HEAD" ? [] : fallbackIndex)
+            }
+            return fake.handle(req) ?? .status(404)
+        }) { server, client in
+            let found = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+            XCTAssertEqual(found.map(\.digest), [child.digest])
+            XCTAssertEqual(found.first?.artifactType, "application/vnd.example.sig")
+        }
+
+        // A 401 from both is the error.
+        try await withFake({ _ in FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }) { server, client in
+            do {
+                _ = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+                XCTFail("referrers without access succeeded")
+            } catch let error as RegistryError {
+                XCTAssertTrue(error.isUnauthorized, "\(error)")
+            }
+        }
+    }
 }
