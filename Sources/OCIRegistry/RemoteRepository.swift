@@ -153,6 +153,10 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         if !MediaType.isManifest(mediaType) {
             mediaType = ManifestDocument.sniffMediaType(bytes) ?? mediaType
         }
+        if let rateLimit = RateLimit(headers: response.headers), let remaining = rateLimit.remaining,
+           let limit = rateLimit.limit, remaining * 10 < limit {
+            client.configuration.logger.warning("\(host): \(remaining) of \(limit) manifest pulls left in the rate-limit window")
+        }
         let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { Digest($0) }
         let refDigest = Digest(reference)
         let algorithm = refDigest?.algorithm ?? headerDigest?.algorithm ?? .sha256

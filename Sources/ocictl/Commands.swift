@@ -44,6 +44,32 @@ struct Resolve: AsyncParsableCommand {
     }
 }
 
+struct RateLimitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ratelimit",
+        abstract: "Show the pull rate limit a registry reports (Docker Hub), with a HEAD that does not count as a pull.")
+    @Argument(help: "A repository or reference, e.g. docker.io/library/alpine (the tag defaults to latest)") var reference: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let ref = try Reference(parsing: reference)
+        let limit = try await global.withClient { client in
+            try await client.registry.repository(ref).rateLimit(reference: ref.manifestReference ?? "latest")
+        }
+        if global.json {
+            try Output.json(limit)
+        } else if let limit {
+            var text = "limit \(limit.limit.map(String.init) ?? "?")"
+            if let window = limit.windowSeconds { text += " per \(window) s" }
+            text += ", remaining \(limit.remaining.map(String.init) ?? "?")"
+            if let source = limit.source { text += " (counted for \(source))" }
+            Output.line(text)
+        } else {
+            Output.line("\(ref.endpointHost) reports no rate limit")
+        }
+    }
+}
+
 struct ManifestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Get or put raw manifests.",
                                                     subcommands: [Get.self, Put.self])

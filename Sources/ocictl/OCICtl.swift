@@ -11,7 +11,7 @@ struct OCICtl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
-            Repos.self, Referrers.self, Delete.self, CacheCommand.self, Login.self, Logout.self,
+            Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self,
         ]
     )
 

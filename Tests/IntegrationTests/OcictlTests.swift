@@ -398,4 +398,28 @@ final class OcictlTests: XCTestCase {
             XCTAssertTrue(missing.stderrText.contains("windows/amd64"), missing.stderrText)
         }
     }
+
+    /// `ocictl ratelimit` against a registry that reports Docker Hub's headers (a fake: the real registry sends
+    /// none) and against the real registry (which reports none).
+    func testRateLimit() async throws {
+        try await withCLI { cli, registry, scratch in
+            let file = try scratch.write("rate.txt", Array("rate".utf8))
+            _ = try await cli.ok(["push", "\(registry.host)/library/alpine:latest", file])
+            let none = try await cli.ok(["ratelimit", "\(registry.host)/library/alpine"])
+            XCTAssertEqual(none.stdoutText, "\(registry.host) reports no rate limit\n")
+            try await FakeHTTPServer.withServer(handler: { req in
+                if req.path == "/v2/" { return .json(200, "{}") }
+                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
+                                                           "Docker-Content-Digest": Digest.of([]).description,
+                                                           "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "42;w=21600",
+                                                           "Docker-RateLimit-Source": "198.51.100.1"])
+            }) { server in
+                let text = try await cli.ok(["ratelimit", "\(server.host)/library/alpine:3"])
+                XCTAssertEqual(text.stdoutText, "limit 100 per 21600 s, remaining 42 (counted for 198.51.100.1)\n")
+                let json = try await cli.ok(["ratelimit", "--json", "\(server.host)/library/alpine"])
+                let decoded = try JSONDecoder().decode(RateLimit.self, from: Data(json.stdout))
+                XCTAssertEqual(decoded, RateLimit(limit: 100, remaining: 42, windowSeconds: 21600, source: "198.51.100.1"))
+            }
+        }
+    }
 }

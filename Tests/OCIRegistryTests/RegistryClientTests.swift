@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import OCIClient
 import OCIContent
 import OCICredentials
@@ -400,5 +401,48 @@ final class RegistryClientTests: XCTestCase {
         XCTAssertEqual(two.map(\.scheme), [.basic, .bearer])
         XCTAssertEqual(AuthChallenge.parse("").count, 0)
         XCTAssertEqual(AuthChallenge.parse("Bearer realm=\"unterminated").first?.realm, "unterminated")
+    }
+
+    /// Docker Hub's rate-limit headers, parsed; garbled values left out; none at all is nil.
+    func testRateLimitHeadersParse() {
+        var headers = HTTPHeaders()
+        headers.add(name: "RateLimit-Limit", value: "100;w=21600")
+        headers.add(name: "RateLimit-Remaining", value: "76;w=21600")
+        headers.add(name: "Docker-RateLimit-Source", value: "203.0.113.7")
+        XCTAssertEqual(RateLimit(headers: headers), RateLimit(limit: 100, remaining: 76, windowSeconds: 21600, source: "203.0.113.7"))
+        var garbled = HTTPHeaders()
+        garbled.add(name: "RateLimit-Limit", value: "lots; w = -5")
+        garbled.add(name: "RateLimit-Remaining", value: " 3 ")
+        XCTAssertEqual(RateLimit(headers: garbled), RateLimit(limit: nil, remaining: 3, windowSeconds: nil, source: nil))
+        XCTAssertNil(RateLimit(headers: HTTPHeaders()))
+    }
+
+    /// `rateLimit` reads the headers from one HEAD (never a GET, which would count as a pull), reports a 429's
+    /// headers instead of retrying it, and is nil for a registry that reports none.
+    func testRateLimitComesFromOneHead() async throws {
+        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
+        for (tag, expected) in [("v1", RateLimit(limit: 100, remaining: 5, windowSeconds: 21600, source: "me")),
+                                ("limited", RateLimit(limit: 100, remaining: 0, windowSeconds: 21600, source: nil)),
+                                ("plain", nil)] {
+            try await withFake({ req in
+                if req.path == "/v2/" { return .json(200, "{}") }
+                var headers = [("Content-Type", MediaType.ociManifest), ("Docker-Content-Digest", Digest.of(manifest).description)]
+                switch tag {
+                case "v1":
+                    headers += [("RateLimit-Limit", "100;w=21600"), ("RateLimit-Remaining", "5;w=21600"),
+                                ("Docker-RateLimit-Source", "me")]
+                case "limited":
+                    return FakeResponse(status: 429, headers: ["RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600",
+                                                               "Retry-After": "3600"])
+                default: break
+                }
+                return FakeResponse(status: 200, headers: FakeHeaders(headers), body: req.method == "HEAD" ? [] : manifest)
+            }) { server, client in
+                let limit = try await client.repository(host: server.host, name: "library/alpine").rateLimit(reference: tag)
+                XCTAssertEqual(limit, expected, tag)
+                let manifestRequests = registryRequests(server).filter { $0.path.contains("/manifests/") }
+                XCTAssertEqual(manifestRequests.map(\.method), ["HEAD"], tag)
+            }
+        }
     }
 }
