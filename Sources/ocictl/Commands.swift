@@ -283,19 +283,24 @@ struct Copy: AsyncParsableCommand {
             if case .registry = src, case .registry = dst {
                 result = try await client.copy(from: source, to: destination, platform: wanted, schema1: schema1Policy,
                                                onEvent: progress.handle)
-            } else if case .registry(let ref) = src, let root = try await Self.schema1Root(client, ref) {
-                // OCI layouts hold OCI images, addressed by the digest of their bytes; a signed schema1 manifest's
-                // digest is over its payload only. So a schema1 source goes in converted (as skopeo does).
-                guard schema1Policy != .keep else {
-                    throw ValidationError("\(source) is a Docker schema1 manifest, which an OCI layout cannot hold as it is; use --schema1 convert (or auto)")
-                }
-                result = try await client.copyConvertingSchema1(from: source, root: root, to: try dst.target(client, access: .push),
-                                                                tag: dst.tag,
-                                                                options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
             } else {
-                result = try await OCIContent.copy(from: try src.target(client), reference: src.reference ?? "latest",
-                                                   to: try dst.target(client, access: .push), tag: dst.tag, platform: wanted,
-                                                   options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
+                let source = try src.target(client)
+                let root = try await source.resolve(src.reference ?? "latest")
+                let destinationTarget = try dst.target(client, access: .push)
+                let options = CopyOptions(concurrency: concurrency, onEvent: progress.handle)
+                if MediaType.isSchema1(root.mediaType) {
+                    // OCI layouts hold OCI images, addressed by the digest of their bytes; a signed schema1
+                    // manifest's digest is over its payload only. So a schema1 source goes in converted (as
+                    // skopeo does).
+                    guard schema1Policy != .keep, case .registry = src else {
+                        throw ValidationError("\(self.source) is a Docker schema1 manifest, which an OCI layout cannot hold as it is; use --schema1 convert (or auto)")
+                    }
+                    result = try await client.copyConvertingSchema1(from: self.source, root: root, to: destinationTarget,
+                                                                    tag: dst.tag, options: options)
+                } else {
+                    result = try await OCIContent.copy(from: source, root: root, to: destinationTarget, tag: dst.tag,
+                                                       platform: wanted, options: options)
+                }
             }
             if withReferrers {
                 guard let from = try src.target(client) as? RemoteRepository else {
@@ -486,12 +491,3 @@ struct CacheCommand: AsyncParsableCommand {
 typealias OCICtlOutput = Output
 
 extension Schema1CopyPolicy: ExpressibleByArgument {}
-
-extension Copy {
-    /// The source's manifest descriptor when it is a Docker schema1 manifest; nil otherwise.
-    static func schema1Root(_ client: OCIClient, _ reference: Reference) async throws -> Descriptor? {
-        guard let name = reference.manifestReference else { return nil }
-        let root = try await client.registry.repository(reference).resolve(name)
-        return MediaType.isSchema1(root.mediaType) ? root : nil
-    }
-}
