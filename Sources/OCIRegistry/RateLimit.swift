@@ -23,7 +23,12 @@ public struct RateLimit: Sendable, Hashable, Codable {
 
     /// Reads the rate-limit headers; nil when the response has none.
     public init?(headers: HTTPHeaders) {
-        /// `100;w=21600` → (100, 21600). Values a registry garbles are left out.
+        self.init(limitHeader: headers.first(name: "RateLimit-Limit"), remainingHeader: headers.first(name: "RateLimit-Remaining"),
+                  sourceHeader: headers.first(name: "Docker-RateLimit-Source"))
+    }
+
+    /// Parses the header values (`100;w=21600`); values a registry garbles are left out. Nil when none is given.
+    public init?(limitHeader: String?, remainingHeader: String?, sourceHeader: String?) {
         func parse(_ value: String?) -> (count: Int?, window: Int?) {
             guard let value else { return (nil, nil) }
             let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -35,9 +40,9 @@ public struct RateLimit: Sendable, Hashable, Codable {
             }.first
             return (count, window)
         }
-        let limit = parse(headers.first(name: "RateLimit-Limit"))
-        let remaining = parse(headers.first(name: "RateLimit-Remaining"))
-        let source = headers.first(name: "Docker-RateLimit-Source").map { String($0.prefix(200)) }
+        let limit = parse(limitHeader)
+        let remaining = parse(remainingHeader)
+        let source = sourceHeader.map { String($0.prefix(200)) }
         guard limit.count != nil || remaining.count != nil || source != nil else { return nil }
         self.init(limit: limit.count, remaining: remaining.count, windowSeconds: limit.window ?? remaining.window,
                   source: source)

@@ -895,6 +895,10 @@ extension HostileRegistryTests {
             for challenge in AuthChallenge.parse(String(decoding: bytes, as: UTF8.self)) {
                 XCTAssertTrue(challenge.parameters.keys.allSatisfy { !$0.isEmpty && $0 == $0.lowercased() }, name)
             }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let limit = RateLimit(limitHeader: text, remainingHeader: text, sourceHeader: nil) {
+                XCTAssertTrue((limit.limit ?? 0) >= 0 && (limit.remaining ?? 0) >= 0 && (limit.windowSeconds ?? 1) > 0, name)
+            }
         }
         let base = try XCTUnwrap(URL(string: "https://registry.example.com/v2/team/app/tags/list?n=1000"))
         for (name, bytes) in inputs("FuzzLink") {

@@ -2,7 +2,8 @@ import FuzzSupport
 import OCIRegistry
 
 /// `WWW-Authenticate` parsing: any header value gives zero or more challenges, never a crash or a hang;
-/// parameter names are lowercased (lookups such as `realm` are case-insensitive).
+/// parameter names are lowercased (lookups such as `realm` are case-insensitive). The same input also goes
+/// through the `RateLimit-*` header parser.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let header = Fuzz.text(start, count)
@@ -17,6 +18,11 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         _ = challenge.service
         _ = challenge.scopes
         _ = challenge.error
+    }
+    // The same text as rate-limit header values: counts are never negative, a window is positive.
+    if let limit = RateLimit(limitHeader: header, remainingHeader: header, sourceHeader: nil) {
+        Fuzz.check((limit.limit ?? 0) >= 0 && (limit.remaining ?? 0) >= 0, "negative rate-limit count from \(header.debugDescription)")
+        Fuzz.check((limit.windowSeconds ?? 1) > 0, "non-positive rate-limit window from \(header.debugDescription)")
     }
     return 0
 }
