@@ -31,6 +31,14 @@ start=$(date +%s)
 set +e
 "${build[@]}" 2>&1 | grep -v "Cannot export local symbol '__asan" >&2
 status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then
+  # A source file removed from the main package leaves fuzz/.build's build plan naming it ("missing inputs");
+  # dropping the plan makes SwiftPM write a new one.
+  echo "fuzz: build failed; retrying once with a fresh build plan" >&2
+  rm -f fuzz/.build/*.yaml
+  "${build[@]}" 2>&1 | grep -v "Cannot export local symbol '__asan" >&2
+  status=${PIPESTATUS[0]}
+fi
 set -e
 [ "$status" -eq 0 ] || { echo "fuzz: build failed (exit $status)" >&2; exit 1; }
 bin=$("${build[@]}" --show-bin-path)
