@@ -61,8 +61,8 @@ extension RemoteRepository {
         // A 429 is the answer (nothing left), and so is any status that carries the headers.
         if let limit = RateLimit(headers: response.headers) { return limit }
         guard (200..<300).contains(response.status.code) else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "check the rate limit of", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "check the rate limit of", target: target))
         }
         return nil
     }

@@ -122,8 +122,8 @@ extension RemoteRepository {
         _ = try? await readLimited(response.body, limit: 64 * 1024)
         if (200..<300).contains(response.status.code) { return }
         guard [400, 404, 405, 501].contains(response.status.code) else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "delete tag", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "delete tag", target: target))
         }
         _ = try await resolve(tag)  // a missing tag is a not-found error, not a placeholder push
         try await push(EmptyJSON.descriptor, source: .bytes(EmptyJSON.bytes))

@@ -53,8 +53,8 @@ public final class RegistryClient: Sendable {
         let response = try await perform(request, on: session)
         let body = try await readLimited(response.body, limit: 64 * 1024)
         guard (200..<300).contains(response.status.code) else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: body,
-                           operation: "login to", target: host)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: body,
+                           operation: "login to", target: host))
         }
     }
 
@@ -206,8 +206,8 @@ public final class RegistryClient: Sendable {
             let response = try await perform(request, on: session)
             let body = try await readLimited(response.body, limit: 16 << 20)
             guard response.status.code == 200 else {
-                throw errorFor(status: Int(response.status.code), headers: response.headers, body: body,
-                               operation: operation, target: target)
+                throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: body,
+                               operation: operation, target: target))
             }
             if let errors = RegistryErrorDetail.decodeList(body) {
                 throw RegistryError.registry(operation: operation, target: target, status: 200, errors: errors, bodySnippet: nil)

@@ -27,6 +27,8 @@ actor RegistryHost {
     private var tokens: [String: CachedToken] = [:]
     private var tokenTasks: [String: Task<CachedToken, any Error>] = [:]
     private var credentialCache: [String: Credential] = [:]
+    /// Why reading the credentials for this host failed, when it did (the requests then went anonymously).
+    private(set) var credentialLookupFailure: String?
     /// A refresh token returned by the token server; it replaces the stored identity token for this run.
     private var refreshedIdentityToken: String?
     /// Until when every request to this host waits, after a 429/503 with `Retry-After` (backoff shared per host).
@@ -125,6 +127,19 @@ actor RegistryHost {
         }
     }
 
+    /// `error` with a note when it is a refusal (401/403) of a request that went anonymously because reading the
+    /// credentials failed: the refusal alone would hide the real cause.
+    func annotated(_ error: RegistryError) -> RegistryError {
+        guard let failure = credentialLookupFailure else { return error }
+        let hint = RegistryErrorDetail(code: "CREDENTIALS_UNAVAILABLE",
+                                       message: "the credentials for \(host) could not be read, so the request went anonymously: \(failure)")
+        switch error {
+        case .unauthorized(let op, let target, let errors): return .unauthorized(operation: op, target: target, errors: errors + [hint])
+        case .denied(let op, let target, let errors): return .denied(operation: op, target: target, errors: errors + [hint])
+        default: return error
+        }
+    }
+
     /// Forgets the token for `scopes` (after the registry rejected it).
     func invalidate(scopes: [String]) {
         tokens[Self.key(scopes)] = nil
@@ -146,7 +161,17 @@ actor RegistryHost {
         if let cached = credentialCache[repository] { return cached }
         var credential = Credential.anonymous
         if let source = configuration.credentials {
-            credential = try await source.credential(forHost: host, repository: repository) ?? .anonymous
+            do {
+                credential = try await source.credential(forHost: host, repository: repository) ?? .anonymous
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // A broken credential store (a helper that is not installed or not logged in) must not block
+                // what anonymous access allows, such as public pulls: go on anonymously, and name the failure
+                // in any 401/403 that follows.
+                credentialLookupFailure = "\(error)"
+                configuration.logger.warning("reading the credentials for \(host) failed (\(error)); continuing anonymously")
+            }
         }
         if let refreshed = refreshedIdentityToken { credential.identityToken = refreshed }
         credentialCache[repository] = credential

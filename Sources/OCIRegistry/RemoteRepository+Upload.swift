@@ -177,8 +177,8 @@ extension RemoteRepository {
         let response = try await send(.GET, location, scopes: pushScopes, operation: "resume upload", target: target)
         _ = try? await readLimited(response.body, limit: 64 * 1024)
         guard response.status.code == 204 || response.status.code == 202 || response.status.code == 200 else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "resume upload", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "resume upload", target: target))
         }
         let next = try response.headers.first(name: "Location").map { try uploadURL($0, base: location, digest: nil, target: target) } ?? location
         let end = response.headers.first(name: "Range").flatMap(Self.rangeEnd)

@@ -71,8 +71,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
 
     func fail(_ response: HTTPClientResponse, operation: String, target: String) async -> RegistryError {
         let body = (try? await readLimited(response.body, limit: 64 * 1024)) ?? []
-        return errorFor(status: Int(response.status.code), headers: response.headers, body: body,
-                        operation: operation, target: target)
+        return await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: body,
+                                                operation: operation, target: target))
     }
 
     static var acceptHeaders: HTTPHeaders {
@@ -114,8 +114,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         case 405, 501:
             return try await fetchManifest(reference).descriptor
         default:
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "resolve", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "resolve", target: target))
         }
     }
 
@@ -124,8 +124,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         let response = try await send(.HEAD, try await url("blobs/\(digest)"), operation: "resolve", target: target)
         _ = try? await readLimited(response.body, limit: 0)
         guard response.status.code == 200 else {
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [],
-                           operation: "resolve", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [],
+                           operation: "resolve", target: target))
         }
         let size = response.headers.first(name: "Content-Length").flatMap { Int64($0) } ?? -1
         let mt = response.headers.first(name: "Content-Type").map(MediaType.normalise) ?? "application/octet-stream"
@@ -314,7 +314,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
         case 200: return true
         case 404: return false
         default:
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "check", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "check", target: target))
         }
     }
 
@@ -369,7 +369,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
             }
             return false
         default:
-            throw errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "mount blob", target: target)
+            throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "mount blob", target: target))
         }
     }
 }

@@ -445,4 +445,41 @@ final class RegistryClientTests: XCTestCase {
             }
         }
     }
+
+    /// A credential store that fails (a helper not installed or not logged in) does not block anonymous access:
+    /// a public listing succeeds; where the registry refuses anonymous access, the refusal names the failure.
+    func testABrokenCredentialStoreFallsBackToAnonymous() async throws {
+        struct BrokenStore: CredentialSource {
+            struct Failure: Error, CustomStringConvertible {
+                var description: String { "docker-credential-desktop: executable not found" }
+            }
+            func credential(forHost host: String, repository: String) async throws -> Credential? { throw Failure() }
+        }
+        for isPublic in [true, false] {
+            let realm = Locked("")
+            try await withFake(configuration: testConfiguration(credentials: BrokenStore()), { req in
+                if req.path == "/token" { return .json(200, #"{"token":"ANON"}"#) }
+                if req.headers["Authorization"] == "Bearer ANON" {
+                    return isPublic ? .json(200, #"{"name":"app","tags":["v1"]}"#) : .registryError(401, code: "UNAUTHORIZED")
+                }
+                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="\#(realm.current)",service="fake""#])
+            }) { server, client in
+                realm.withLock { $0 = "http://\(server.host)/token" }
+                let repository = client.repository(host: server.host, name: "app")
+                if isPublic {
+                    let tags = try await repository.tags()
+                    XCTAssertEqual(tags, ["v1"])
+                } else {
+                    do {
+                        _ = try await repository.tags()
+                        XCTFail("a refused listing succeeded")
+                    } catch let error as RegistryError {
+                        XCTAssertTrue(error.isUnauthorized, "\(error)")
+                        XCTAssertTrue("\(error)".contains("CREDENTIALS_UNAVAILABLE"), "\(error)")
+                        XCTAssertTrue("\(error)".contains("docker-credential-desktop: executable not found"), "\(error)")
+                    }
+                }
+            }
+        }
+    }
 }
