@@ -21,18 +21,18 @@ extension RemoteRepository {
     /// threshold, PATCH chunks above it, and chunked upload resumed from the registry's `Range` when a
     /// transfer fails. A retry never re-sends from byte 0 on the same upload session.
     public func push(_ descriptor: Descriptor, source: BlobSource) async throws {
-        if MediaType.isSchema1(descriptor.mediaType) {
-            // Verified over the payload, as registries digest schema1; the signatures (and size) may differ.
-            let bytes = try await source.open(at: 0).collect(upTo: ContentLimits.maxManifestBytes)
-            let digest = Schema1.manifestDigest(of: bytes, mediaType: descriptor.mediaType, algorithm: descriptor.digest.algorithm)
-            guard digest == descriptor.digest else { throw ContentError.digestMismatch(expected: descriptor.digest, actual: digest) }
-            try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: descriptor.digest.description)
-            return
-        }
         if MediaType.isManifest(descriptor.mediaType) {
-            let bytes = try await source.open(at: 0)
-                .verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
-                .collect(upTo: ContentLimits.maxManifestBytes)
+            let content = try await source.open(at: 0)
+            let bytes: [UInt8]
+            if MediaType.isSchema1(descriptor.mediaType) {
+                // Verified over the payload, as registries digest schema1; the signatures (and size) may differ.
+                bytes = try await content.collect(upTo: ContentLimits.maxManifestBytes)
+                let digest = Schema1.manifestDigest(of: bytes, mediaType: descriptor.mediaType, algorithm: descriptor.digest.algorithm)
+                guard digest == descriptor.digest else { throw ContentError.digestMismatch(expected: descriptor.digest, actual: digest) }
+            } else {
+                bytes = try await content.verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
+                    .collect(upTo: ContentLimits.maxManifestBytes)
+            }
             try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: descriptor.digest.description)
             return
         }

@@ -186,19 +186,16 @@ public final class TestRegistry: Sendable {
             }
             try FileSupport.write("", to: paths.log)
             var caPEM: [UInt8]?
-            switch mode {
-            case .plain:
-                break
-            case .tls:
+            if mode.usesTLS {
                 try await makeCertificates(paths: paths, openssl: options.openssl)
                 caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
+            }
+            switch mode {
+            case .plain, .tls:
+                break
             case .htpasswd:
                 try await makeHtpasswd(paths: paths, options: options)
             case .token, .tlsToken:
-                if mode == .tlsToken {
-                    try await makeCertificates(paths: paths, openssl: options.openssl)
-                    caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
-                }
                 var tokenOptions = options.tokenServer ?? TokenServer.Options()
                 if options.tokenServer == nil {
                     tokenOptions.users = [
