@@ -48,7 +48,7 @@ let package = Package(
         // Credentials: docker config files and the keyring.
         .target(name: "OCICredentials", dependencies: [
             "OCISync",
-            "OCIReference",
+            "OCISpec", "OCIReference",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The registry client: transport, auth, the distribution API.

@@ -1,3 +1,5 @@
+import OCISpec
+
 /// Why a string is not a usable byte quantity.
 public enum QuantityError: Error, Sendable, Equatable, CustomStringConvertible {
     case empty
@@ -120,4 +122,8 @@ public enum ByteQuantity {
             return (sign * exponent, 0)
         }
     }
+}
+
+extension QuantityError: OCIError {
+    public var kind: OCIErrorKind { .invalidArgument }
 }

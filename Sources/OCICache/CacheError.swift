@@ -11,9 +11,9 @@ public enum CacheError: Error, Sendable, CustomStringConvertible {
     /// An entry exists but could not be read.
     case readFailed(path: String, reason: String)
     /// The entry is larger than the cache's size limit and is never stored.
-    case entryTooLarge(digest: Digest, size: Int64, limit: Int64)
+    case entryTooLarge(digest: OCIDigest, size: Int64, limit: Int64)
     /// The descriptor cannot be cached (for example a negative size).
-    case invalidDescriptor(digest: Digest, reason: String)
+    case invalidDescriptor(digest: OCIDigest, reason: String)
     /// The cache was closed.
     case closed
 
@@ -34,6 +34,17 @@ public enum CacheError: Error, Sendable, CustomStringConvertible {
             return "cannot cache \(digest): \(reason)"
         case .closed:
             return "the cache is closed; open a new ContentCache"
+        }
+    }
+}
+
+extension CacheError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .notADirectory, .writeFailed, .readFailed: return .io
+        case .invalidConfiguration, .invalidDescriptor: return .invalidArgument
+        case .entryTooLarge: return .tooLarge
+        case .closed: return .unsupported
         }
     }
 }

@@ -9,7 +9,7 @@ final class VerifiedReadIteration: @unchecked Sendable {
     static let chunkSize = 1 << 20
 
     private let source: Source
-    private let digest: Digest
+    private let digest: OCIDigest
     private let size: Int64
     private var hasher: DigestHasher
     private var offset: Int64 = 0
@@ -24,7 +24,7 @@ final class VerifiedReadIteration: @unchecked Sendable {
     ///   - onVerified: runs when the whole entry has been read and matched.
     ///   - onCorrupt: runs when the entry does not match its descriptor.
     ///   - onEnd: runs exactly once: at the end, on an error, or when the iteration is dropped.
-    init(digest: Digest, size: Int64, collect: Bool, source: @escaping Source,
+    init(digest: OCIDigest, size: Int64, collect: Bool, source: @escaping Source,
          onVerified: @escaping @Sendable ([UInt8]?) -> Void,
          onCorrupt: @escaping @Sendable (ContentError) -> Void,
          onEnd: @escaping @Sendable () -> Void) {

@@ -241,7 +241,7 @@ public final class ContentCache: ContentFetcher, ContentPusher, Sendable {
     }
 
     /// Logs that a download could not be cached: the first failure as a warning, later ones at debug level.
-    func reportWriteFailure(_ digest: Digest, _ error: any Error) {
+    func reportWriteFailure(_ digest: OCIDigest, _ error: any Error) {
         if case CacheError.closed = error {
             logger.debug("not caching \(digest): the cache is closed")
             return

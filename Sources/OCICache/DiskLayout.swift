@@ -26,13 +26,13 @@ struct DiskLayout: Sendable {
     }
 
     /// The index name of a digest: `<algorithm>/<hex>`, the path below `blobs`.
-    static func name(of digest: Digest) -> String { "\(digest.algorithm.rawValue)/\(digest.encoded)" }
+    static func name(of digest: OCIDigest) -> String { "\(digest.algorithm.rawValue)/\(digest.encoded)" }
 
     /// The path of an entry.
     func path(of name: String) -> String { blobs + "/" + name }
 
     /// Creates the directory for an algorithm's entries.
-    func prepareDirectory(for algorithm: Digest.Algorithm) throws(CacheError) {
+    func prepareDirectory(for algorithm: OCIDigest.Algorithm) throws(CacheError) {
         try Self.makeDirectories(blobs + "/" + algorithm.rawValue)
     }
 
@@ -58,7 +58,7 @@ struct DiskLayout: Sendable {
     }
 
     /// A temporary file for an entry, in the entry's directory.
-    func temporaryFile(for name: String, algorithm: Digest.Algorithm) throws(CacheError) -> TemporaryFile {
+    func temporaryFile(for name: String, algorithm: OCIDigest.Algorithm) throws(CacheError) -> TemporaryFile {
         try prepareDirectory(for: algorithm)
         return try TemporaryFile(destination: path(of: name))
     }
@@ -102,7 +102,7 @@ struct DiskLayout: Sendable {
     func scan(now: Date, temporaryMaxAge: Double) -> [ScannedEntry] {
         var found: [ScannedEntry] = []
         let fm = FileManager.default
-        for algorithm in Digest.Algorithm.allCases {
+        for algorithm in OCIDigest.Algorithm.allCases {
             let dir = blobs + "/" + algorithm.rawValue
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else { continue }
             for file in names {
@@ -112,7 +112,7 @@ struct DiskLayout: Sendable {
                     if now.timeIntervalSince(st.modified) > temporaryMaxAge { _ = unlink(p) }
                     continue
                 }
-                guard Digest("\(algorithm.rawValue):\(file)") != nil else { continue }
+                guard OCIDigest("\(algorithm.rawValue):\(file)") != nil else { continue }
                 found.append(ScannedEntry(name: "\(algorithm.rawValue)/\(file)", size: st.size, modified: st.modified))
             }
         }

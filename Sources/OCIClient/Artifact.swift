@@ -7,11 +7,11 @@ public enum OCIArtifactError: Error, Sendable, Equatable, CustomStringConvertibl
     case manifestOnIndexArtifact
     case indexOnManifestArtifact
     /// An index entry is itself an index; the artifact model holds one level of manifests only.
-    case nestedIndex(digest: Digest, mediaType: String)
+    case nestedIndex(digest: OCIDigest, mediaType: String)
     /// The reference's media type is neither a manifest nor an index.
     case unsupportedMediaType(String)
     /// The push reference names a digest that differs from the digest of what would be pushed.
-    case referenceDigestMismatch(reference: Digest, content: Digest)
+    case referenceDigestMismatch(reference: OCIDigest, content: OCIDigest)
 
     public var description: String {
         switch self {
@@ -160,5 +160,15 @@ public struct OCIArtifact: Hashable, Sendable, Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         if let manifest { try c.encode(manifest, forKey: .manifest) } else { try c.encodeNil(forKey: .manifest) }
         if let index { try c.encode(index, forKey: .index) } else { try c.encodeNil(forKey: .index) }
+    }
+}
+
+extension OCIArtifactError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .referenceDigestMismatch: return .integrity
+        case .unsupportedMediaType: return .unsupported
+        default: return .invalidArgument
+        }
     }
 }

@@ -24,7 +24,7 @@ extension OCIClient {
         guard MediaType.isMultiArch(descriptor.mediaType) else {
             throw OCIArtifactError.unsupportedMediaType(descriptor.mediaType)
         }
-        let index = try JSONCoding.decode(Index.self, from: bytes)
+        let index = try JSONCoding.decode(ImageIndex.self, from: bytes)
         let repository = registry.repository(reference)
         let concurrency = registry.configuration.concurrency
         let limiter = ConcurrencyLimiter(limit: concurrency)
@@ -106,7 +106,7 @@ extension OCIClient {
             for try await (position, entry) in group { result[position] = entry }
             return result.compactMap { $0 }
         }
-        let document = Index(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries,
+        let document = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries,
                              annotations: index.annotations)
         let bytes = try JSONCoding.encode(document)
         let descriptor = Descriptor.of(bytes, mediaType: MediaType.ociIndex)

@@ -65,7 +65,7 @@ public struct OCIClientOptions: Sendable {
     public var knownMediaTypes: Set<String> = MediaType.defaultKnownMediaTypes
     /// The registry client's settings (TLS, retries, timeouts, concurrency). Its credentials and plain-HTTP policy
     /// are set from the fields above.
-    public var registry = RegistryClientConfiguration()
+    public var registry = RegistryClient.Configuration()
 
     public init() {}
 }
@@ -154,7 +154,7 @@ public final class OCIClient: OCIExtendedClientProtocol {
         guard MediaType.isSingleArch(descriptor.mediaType) || MediaType.isMultiArch(descriptor.mediaType) else {
             throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
         }
-        let actual = Digest.of(bytes, algorithm: descriptor.digest.algorithm)
+        let actual = OCIDigest.of(bytes, algorithm: descriptor.digest.algorithm)
         guard actual == descriptor.digest, Int64(bytes.count) == descriptor.size else {
             throw ContentError.digestMismatch(expected: descriptor.digest, actual: actual)
         }
@@ -225,14 +225,14 @@ public final class OCIClient: OCIExtendedClientProtocol {
         if MediaType.isSchema1(root.mediaType), schema1 != .keep {
             if schema1 == .auto {
                 do {
-                    return try await OCIContent.copy(from: source, root: root, to: destination, tag: dst.tag, options: options)
+                    return try await OCI.copy(from: source, root: root, to: destination, tag: dst.tag, options: options)
                 } catch where Self.isSchema1Refusal(error) {
                     registry.configuration.logger.info("\(dstRef) refuses schema1 manifests; copying \(srcRef) converted to OCI")
                 }
             }
             return try await copyConvertingSchema1(from: srcRef, root: root, to: destination, tag: dst.tag, options: options)
         }
-        return try await OCIContent.copy(from: source, root: root, to: destination, tag: dst.tag,
+        return try await OCI.copy(from: source, root: root, to: destination, tag: dst.tag,
                                          platform: platform, options: options)
     }
 }

@@ -24,7 +24,7 @@ public enum OCIHelpers {
     }
 
     /// True when `tag` is a valid digest (Go: `TagIsDigest`).
-    public static func tagIsDigest(_ tag: String) -> Bool { Digest(tag) != nil }
+    public static func tagIsDigest(_ tag: String) -> Bool { OCIDigest(tag) != nil }
 
     /// True for OCI manifests and Docker v2 manifests (Go: `IsSingleArchImage`).
     public static func isSingleArchImage(_ mediaType: String) -> Bool { MediaType.isSingleArch(mediaType) }
@@ -65,7 +65,7 @@ public enum OCIHelpers {
 /// Errors of the Go-style client API.
 public enum OCIClientError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
-    case noStore(Digest)
+    case noStore(OCIDigest)
     case unsupportedMediaType(String)
     case notAManifest(String)
 
@@ -75,6 +75,15 @@ public enum OCIClientError: Error, Sendable, CustomStringConvertible {
         case .noStore(let d): return "a store is needed to upload content but none has \(d); pass one with store:"
         case .unsupportedMediaType(let mt): return "media type is not an image manifest or image index: \(mt)"
         case .notAManifest(let mt): return "media type is not an image manifest: \(mt)"
+        }
+    }
+}
+
+extension OCIClientError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .invalidArgument, .noStore: return .invalidArgument
+        case .unsupportedMediaType, .notAManifest: return .unsupported
         }
     }
 }

@@ -18,13 +18,13 @@ public enum Schema1ConversionError: Error, Sendable, CustomStringConvertible {
     /// A `history[i].v1Compatibility` cannot be parsed.
     case invalidHistory(index: Int, why: String)
     /// A layer uses a compression this package cannot decompress, so its diffID cannot be computed.
-    case unsupportedCompression(blobSum: Digest, compression: String)
+    case unsupportedCompression(blobSum: OCIDigest, compression: String)
     /// A layer's compressed data is damaged.
-    case corruptLayer(blobSum: Digest, why: String)
+    case corruptLayer(blobSum: OCIDigest, why: String)
     /// A layer blob could not be fetched or failed verification.
-    case layerFetchFailed(blobSum: Digest, underlying: any Error)
+    case layerFetchFailed(blobSum: OCIDigest, underlying: any Error)
     /// The converted config or manifest cannot be stored in the cache.
-    case cacheFailed(Digest, underlying: any Error)
+    case cacheFailed(OCIDigest, underlying: any Error)
 
     public var description: String {
         switch self {
@@ -68,7 +68,7 @@ public struct Schema1ConversionResult: Sendable {
     /// Layer descriptors, base first (empty layers left out, duplicates kept).
     public var layers: [Descriptor]
     /// sha256 of each layer's uncompressed content, in `layers` order.
-    public var diffIDs: [Digest]
+    public var diffIDs: [OCIDigest]
     /// One history entry per schema1 layer, base first, empty layers included.
     public var history: [Schema1Converter.History]
 }
@@ -159,7 +159,7 @@ public struct Schema1Converter: Sendable {
                 }
             }
         }
-        let sourceDigest = source?.digest ?? Digest.of(Schema1.payload(of: bytes))
+        let sourceDigest = source?.digest ?? OCIDigest.of(Schema1.payload(of: bytes))
         manifestDescriptor.annotations = [Self.sourceDigestAnnotation: sourceDigest.description]
         return Schema1ConversionResult(source: source, manifest: manifestDescriptor, manifestBytes: manifestBytes,
                                        config: config, configBytes: configBytes, layers: layers, diffIDs: diffIDs,
@@ -170,12 +170,12 @@ public struct Schema1Converter: Sendable {
     /// Empty layers (`throwaway: true`, else `Size: 0`) get a history entry but are not fetched. Every distinct
     /// blob is read once, up to ``concurrency`` at a time; duplicates appear again in the result.
     public func parse(_ manifest: V1Manifest) async throws
-        -> (layers: [Descriptor], diffIDs: [Digest], history: [History]) {
+        -> (layers: [Descriptor], diffIDs: [OCIDigest], history: [History]) {
         guard !manifest.fsLayers.isEmpty, manifest.history.count == manifest.fsLayers.count else {
             throw Schema1ConversionError.historyMismatch(fsLayers: manifest.fsLayers.count, history: manifest.history.count)
         }
         var history: [History] = []
-        var nonEmpty: [Digest] = []
+        var nonEmpty: [OCIDigest] = []
         for i in stride(from: manifest.fsLayers.count - 1, through: 0, by: -1) {
             let parsed = try ParsedV1History(manifest.history[i].v1Compatibility, index: i)
             // Empty strings and a false empty_layer are absent, as in Go's JSON (omitempty).
@@ -187,7 +187,7 @@ public struct Schema1Converter: Sendable {
         }
         let infos = try await inspect(Array(Set(nonEmpty)))
         var layers: [Descriptor] = []
-        var diffIDs: [Digest] = []
+        var diffIDs: [OCIDigest] = []
         for blobSum in nonEmpty {
             guard let info = infos[blobSum] else { continue }
             layers.append(Descriptor(mediaType: info.mediaType, digest: blobSum, size: info.size))
@@ -196,10 +196,10 @@ public struct Schema1Converter: Sendable {
         return (layers, diffIDs, history)
     }
 
-    private func inspect(_ blobSums: [Digest]) async throws -> [Digest: Schema1LayerInfo] {
+    private func inspect(_ blobSums: [OCIDigest]) async throws -> [OCIDigest: Schema1LayerInfo] {
         let fetcher = self.fetcher
         let limiter = ConcurrencyLimiter(limit: concurrency)
-        return try await withThrowingTaskGroup(of: (Digest, Schema1LayerInfo).self) { group in
+        return try await withThrowingTaskGroup(of: (OCIDigest, Schema1LayerInfo).self) { group in
             for blobSum in blobSums {
                 group.addTask {
                     try await limiter.run {
@@ -218,7 +218,7 @@ public struct Schema1Converter: Sendable {
                     }
                 }
             }
-            var result: [Digest: Schema1LayerInfo] = [:]
+            var result: [OCIDigest: Schema1LayerInfo] = [:]
             for try await (digest, info) in group { result[digest] = info }
             return result
         }
@@ -234,7 +234,7 @@ public struct Schema1Converter: Sendable {
     /// The OCI image config: `history[0].v1Compatibility` (the newest layer's) without `id`, `parent`, `Size`,
     /// `parent_id`, `layer_id`, `throwaway` (any letter case), plus `rootfs` and `history` (Go: `CreateConfig`).
     /// Other keys keep their JSON values verbatim (compacted); keys are sorted, so the bytes are deterministic.
-    public static func makeConfig(_ manifest: V1Manifest, diffIDs: [Digest],
+    public static func makeConfig(_ manifest: V1Manifest, diffIDs: [OCIDigest],
                                   history: [History]) throws(Schema1ConversionError) -> (descriptor: Descriptor, bytes: [UInt8]) {
         guard let newest = manifest.history.first else {
             throw .historyMismatch(fsLayers: manifest.fsLayers.count, history: 0)
@@ -251,7 +251,7 @@ public struct Schema1Converter: Sendable {
         }
         struct RootFS: Encodable {
             var type = "layers"
-            var diffIDs: [Digest]
+            var diffIDs: [OCIDigest]
             enum CodingKeys: String, CodingKey { case type; case diffIDs = "diff_ids" }
         }
         do {

@@ -29,7 +29,7 @@ extension OCIClient {
             throw OCIClientError.invalidArgument("\(srcRef) is not a schema1 manifest (\(descriptor.mediaType))")
         }
         let converted = try await convertSchema1(srcRef, descriptor: descriptor, bytes: bytes, cache: convertedContent)
-        return try await OCIContent.copy(from: OverlayTarget(overlay: convertedContent, base: source),
+        return try await OCI.copy(from: OverlayTarget(overlay: convertedContent, base: source),
                                          root: converted.manifest, to: destination, tag: tag, options: options)
     }
 

@@ -12,9 +12,9 @@ public struct Schema1LayerInfo: Hashable, Sendable {
     /// The number of bytes of the blob (compressed).
     public var size: Int64
     /// sha256 of the uncompressed content (the OCI `diff_id`).
-    public var diffID: Digest
+    public var diffID: OCIDigest
 
-    public init(mediaType: String, size: Int64, diffID: Digest) {
+    public init(mediaType: String, size: Int64, diffID: OCIDigest) {
         self.mediaType = mediaType
         self.size = size
         self.diffID = diffID
@@ -51,7 +51,7 @@ extension Schema1Converter {
     /// gzip (single or multi-member) is decompressed here, with CRC-32 and length checked. zstd cannot be
     /// decompressed (no decoder in this package's dependencies) and fails with
     /// ``Schema1ConversionError/unsupportedCompression(blobSum:compression:)``.
-    public static func inspectLayer(_ stream: ByteStream, blobSum: Digest) async throws -> Schema1LayerInfo {
+    public static func inspectLayer(_ stream: ByteStream, blobSum: OCIDigest) async throws -> Schema1LayerInfo {
         let input = LayerInput(stream)
         try await input.buffer(atLeast: 4)
         let compression = Compression.detect(input.pending)
@@ -128,7 +128,7 @@ final class LayerInput {
 /// the output buffer has room (the common case); the async path handles chunk boundaries and the end of input.
 final class GzipDecoder {
     private let input: LayerInput
-    private let blobSum: Digest
+    private let blobSum: OCIDigest
     private var bitBuffer: UInt64 = 0
     private var bitCount = 0
     /// Decompressed bytes: at least 32 KiB of history for back-references, then the not yet hashed bytes.
@@ -144,7 +144,7 @@ final class GzipDecoder {
     /// Room for the longest match (258 bytes) after this.
     private static let outputLimit = capacity - 258
 
-    init(input: LayerInput, blobSum: Digest) {
+    init(input: LayerInput, blobSum: OCIDigest) {
         self.input = input
         self.blobSum = blobSum
         output = .allocate(capacity: Self.capacity)
@@ -157,7 +157,7 @@ final class GzipDecoder {
     }
 
     /// Decompresses every member and returns the sha256 of the whole uncompressed content.
-    func run() async throws -> Digest {
+    func run() async throws -> OCIDigest {
         var members = 0
         while true {
             if members > 0 {

@@ -75,15 +75,15 @@ extension ByteStream {
 }
 
 /// Reads a stream in pieces of a requested size, keeping what is left of a chunk for the next read.
-public final class ChunkReader: @unchecked Sendable {
+package final class ChunkReader: @unchecked Sendable {
     private let box: IteratorBox<ByteStream.AsyncIterator>
     private var pending: ArraySlice<UInt8> = []
     private var finished = false
 
-    public init(_ stream: ByteStream) { box = IteratorBox(stream.makeAsyncIterator()) }
+    package init(_ stream: ByteStream) { box = IteratorBox(stream.makeAsyncIterator()) }
 
     /// Up to `max` bytes; nil at the end of the stream.
-    public func read(max: Int) async throws -> [UInt8]? {
+    package func read(max: Int) async throws -> [UInt8]? {
         while pending.isEmpty {
             if finished { return nil }
             guard let chunk = try await box.next() else { finished = true; return nil }

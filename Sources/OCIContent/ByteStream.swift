@@ -93,9 +93,9 @@ public struct ByteStream: AsyncSequence, Sendable {
 
 /// What a stream is verified against: expected digest and, when known, the size.
 public struct VerificationTarget: Sendable, Hashable {
-    public var digest: Digest
+    public var digest: OCIDigest
     public var size: Int64?
-    public init(digest: Digest, size: Int64?) {
+    public init(digest: OCIDigest, size: Int64?) {
         self.digest = digest
         self.size = size
     }

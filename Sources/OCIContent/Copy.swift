@@ -16,17 +16,18 @@ public struct CopyResult: Sendable {
 /// Copies the image, index or artifact that `reference` names in `source` to `destination`, children first,
 /// and points `tag` (when given) at it. With `platform`, one platform's manifest of an index is copied instead
 /// of the whole index.
-public func copy(
+extension OCI {
+public static func copy(
     from source: any ReadOnlyTarget, reference: String, to destination: any Target, tag: String?,
     platform: Platform? = nil, options: CopyOptions = CopyOptions()
 ) async throws -> CopyResult {
-    try await copy(from: source, root: try await source.resolve(reference), to: destination, tag: tag,
+    try await OCI.copy(from: source, root: try await source.resolve(reference), to: destination, tag: tag,
                    platform: platform, options: options)
 }
 
 /// Copies the graph under an already resolved `root` from `source` to `destination`, as
 /// `copy(from:reference:to:tag:platform:options:)` does after resolving.
-public func copy(
+public static func copy(
     from source: any ContentFetcher, root resolved: Descriptor, to destination: any Target, tag: String?,
     platform: Platform? = nil, options: CopyOptions = CopyOptions()
 ) async throws -> CopyResult {
@@ -50,13 +51,14 @@ public func copy(
         stats.record(event)
         userHandler?(event)
     }
-    try await copyGraph(from: source, to: destination, root: root, options: counted)
+    try await OCI.copyGraph(from: source, to: destination, root: root, options: counted)
     if let tag {
         try await destination.tag(root, as: tag)
     }
     var result = stats.result
     result.root = root
     return result
+}
 }
 
 /// Counts copy events (thread-safe).

@@ -55,11 +55,11 @@ final class FileChunkReader: @unchecked Sendable {
             let opened = open(path, O_RDONLY | O_CLOEXEC)
             guard opened >= 0 else {
                 let why = String(cString: strerror(errno))
-                throw errno == ENOENT ? ContentError.notFound("file \(path)") : ContentError.unsupported("cannot open \(path): \(why)")
+                throw errno == ENOENT ? ContentError.notFound("file \(path)") : ContentError.io(operation: "open", path: path, reason: why)
             }
             fd = opened
             if offset > 0, lseek(fd, off_t(offset), SEEK_SET) < 0 {
-                throw ContentError.unsupported("cannot seek in \(path): \(String(cString: strerror(errno)))")
+                throw ContentError.posix("seek in", path, errno: errno)
             }
         }
         var buffer = [UInt8](repeating: 0, count: chunkSize)
@@ -67,7 +67,7 @@ final class FileChunkReader: @unchecked Sendable {
         repeat {
             n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         } while n < 0 && errno == EINTR
-        guard n >= 0 else { throw ContentError.unsupported("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard n >= 0 else { throw ContentError.posix("read", path, errno: errno) }
         guard n > 0 else {
             done = true
             close(fd)
@@ -96,7 +96,7 @@ public final class AtomicFileWriter: @unchecked Sendable {
         temporary = directory + "/.\(base).tmp-\(UUID().uuidString)"
         fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw ContentError.unsupported("cannot create \(temporary): \(String(cString: strerror(errno))); check that the directory is writable")
+            throw ContentError.posix("create", temporary, errno: errno)
         }
     }
 
@@ -110,7 +110,7 @@ public final class AtomicFileWriter: @unchecked Sendable {
                 let n = posixWrite(fd, raw.baseAddress?.advanced(by: written), raw.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw ContentError.unsupported("cannot write \(temporary): \(String(cString: strerror(errno)))")
+                    throw ContentError.posix("write", temporary, errno: errno)
                 }
                 written += n
             }
@@ -125,12 +125,12 @@ public final class AtomicFileWriter: @unchecked Sendable {
         guard closed == 0 else {
             let why = String(cString: strerror(errno))
             unlink(temporary)
-            throw ContentError.unsupported("cannot finish writing \(destination): \(why)")
+            throw ContentError.io(operation: "finish writing", path: destination, reason: why)
         }
         if rename(temporary, destination) != 0 {
             let why = String(cString: strerror(errno))
             unlink(temporary)
-            throw ContentError.unsupported("cannot move the download into \(destination): \(why)")
+            throw ContentError.io(operation: "move the download into", path: destination, reason: why)
         }
     }
 

@@ -37,12 +37,14 @@ public enum CopyEvent: Sendable {
 /// Copies the graph rooted at `root` from `source` to `destination`: children before parents, so that every
 /// manifest's blobs exist before the manifest does. A node that already exists at the destination is skipped;
 /// for a manifest that exists, its whole subgraph is skipped. A node shared by several parents moves once.
-public func copyGraph(
-    from source: any ContentFetcher, to destination: any ContentFetcher & ContentPusher,
-    root: Descriptor, options: CopyOptions = CopyOptions()
-) async throws {
-    let context = CopyContext(source: source, destination: destination, options: options)
-    try await context.copy(root)
+extension OCI {
+    public static func copyGraph(
+        from source: any ContentFetcher, to destination: any ContentFetcher & ContentPusher,
+        root: Descriptor, options: CopyOptions = CopyOptions()
+    ) async throws {
+        let context = CopyContext(source: source, destination: destination, options: options)
+        try await context.copy(root)
+    }
 }
 
 /// Shared state of one graph copy.
@@ -145,10 +147,10 @@ final class ByteCounter: @unchecked Sendable {
 }
 
 actor CopyTracker {
-    private var inFlight: [Digest: Task<Void, any Error>] = [:]
+    private var inFlight: [OCIDigest: Task<Void, any Error>] = [:]
 
     /// Runs `work` once per digest; later callers wait for the first one's outcome.
-    func once(_ digest: Digest, _ work: @escaping @Sendable () async throws -> Void) async throws {
+    func once(_ digest: OCIDigest, _ work: @escaping @Sendable () async throws -> Void) async throws {
         let task: Task<Void, any Error>
         if let existing = inFlight[digest] {
             task = existing
@@ -161,23 +163,23 @@ actor CopyTracker {
 }
 
 /// Limits concurrent work to a fixed number of slots.
-public actor ConcurrencyLimiter {
+package actor ConcurrencyLimiter {
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(limit: Int) { available = max(1, limit) }
+    package init(limit: Int) { available = max(1, limit) }
 
-    public func acquire() async {
+    package func acquire() async {
         if available > 0 { available -= 1; return }
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    public func release() {
+    package func release() {
         if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }
 
     /// Runs `body` while holding a slot.
-    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    package func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         await acquire()
         do {
             let value = try await body()

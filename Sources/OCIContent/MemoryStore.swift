@@ -2,7 +2,7 @@ import OCISpec
 
 /// An in-memory target, for tests and small artifacts. Content is verified on push.
 public actor MemoryStore: Target, TagLister, ContentDeleter {
-    private var blobs: [Digest: (descriptor: Descriptor, bytes: [UInt8])] = [:]
+    private var blobs: [OCIDigest: (descriptor: Descriptor, bytes: [UInt8])] = [:]
     private var tagged: [String: Descriptor] = [:]
 
     public init() {}
@@ -31,7 +31,7 @@ public actor MemoryStore: Target, TagLister, ContentDeleter {
 
     public func resolve(_ reference: String) async throws -> Descriptor {
         if let d = tagged[reference] { return d }
-        if let digest = Digest(reference), let entry = blobs[digest] { return entry.descriptor }
+        if let digest = OCIDigest(reference), let entry = blobs[digest] { return entry.descriptor }
         throw ContentError.notFound(reference)
     }
 
@@ -50,7 +50,7 @@ public actor MemoryStore: Target, TagLister, ContentDeleter {
     }
 
     /// The stored bytes for a digest, if any.
-    public func bytes(for digest: Digest) -> [UInt8]? { blobs[digest]?.bytes }
+    public func bytes(for digest: OCIDigest) -> [UInt8]? { blobs[digest]?.bytes }
 
     /// The number of stored items.
     public var count: Int { blobs.count }

@@ -59,3 +59,7 @@ extension ContentFetcher {
         return try await fetch(descriptor).collect(upTo: limit)
     }
 }
+
+/// The namespace of the package's verbs (`OCI.copyGraph`, and in OCIKit `OCI.copy`, `OCI.pull`, `OCI.push`, ...).
+/// Verbs are static functions here rather than free functions, so that a type's own `copy` never hides them.
+public enum OCI {}

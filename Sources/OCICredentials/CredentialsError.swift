@@ -1,3 +1,5 @@
+import OCISpec
+
 /// What went wrong while reading, resolving or writing credentials. Messages name the file, variable or helper
 /// involved and say what to do; they never contain a password or token.
 public enum CredentialsError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -56,6 +58,19 @@ public enum CredentialsError: Error, Sendable, Equatable, CustomStringConvertibl
             return "cannot store this credential with docker-credential-\(helper): \(reason)"
         case .writeFailed(let path, let reason):
             return "unable to write credentials file \(path): \(reason); check permissions of the file and its directory"
+        }
+    }
+}
+
+extension CredentialsError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .unreadableFile, .writeFailed: return .io
+        case .invalidConfig, .invalidPullSecret, .invalidEnvironment, .invalidAddress, .invalidHelperName: return .invalidArgument
+        case .helperNotFound: return .notFound
+        case .helperLaunchFailed, .helperFailed, .helperTimedOut: return .unauthorized
+        case .helperInvalidOutput: return .invalidResponse
+        case .unsupportedCredential: return .unsupported
         }
     }
 }

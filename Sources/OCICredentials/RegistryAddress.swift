@@ -1,3 +1,4 @@
+import OCIReference
 /// A normalised registry address: the key under which the keyring stores credentials and the form lookups are matched in.
 ///
 /// Normalisation of a config key such as `https://User@Registry.Example.com:443/team/?x=1`:
@@ -20,11 +21,11 @@ public struct RegistryAddress: Hashable, Sendable, CustomStringConvertible {
     public let dockerHubAliasRank: Int?
 
     /// Docker Hub's names, in the order their keys are preferred.
-    public static let dockerHubAliases = ["docker.io", "index.docker.io", "registry-1.docker.io"]
+    public static let dockerHubAliases = DockerHub.aliases
     /// The canonical host of Docker Hub keys.
-    public static let dockerHubHost = "index.docker.io"
+    public static let dockerHubHost = DockerHub.canonicalHost
     /// The key `docker login` writes for Docker Hub.
-    public static let dockerHubLoginKey = "https://index.docker.io/v1/"
+    public static let dockerHubLoginKey = DockerHub.loginKey
 
     /// Normalises a config key or server address (see the type's documentation).
     public init(normalizing address: String) throws(CredentialsError) {

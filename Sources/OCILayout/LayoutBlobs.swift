@@ -55,7 +55,7 @@ extension OCILayoutStore {
 
     /// Describes the manifest stored as the blob `digest` (for digests that index.json does not list):
     /// reads it (at most 4 MiB), checks its digest and sniffs its media type.
-    nonisolated func describeManifestBlob(_ digest: Digest) throws -> Descriptor {
+    nonisolated func describeManifestBlob(_ digest: OCIDigest) throws -> Descriptor {
         let file = blobPath(for: digest)
         guard let size = LayoutFiles.regularFileSize(file) else {
             throw ContentError.notFound("manifest \(digest) in OCI layout \(path)")
@@ -64,7 +64,7 @@ extension OCILayoutStore {
               let bytes = try LayoutFiles.read(file, limit: ContentLimits.maxManifestBytes) else {
             throw OCILayoutError.notAManifest(digest: digest.description, path: file)
         }
-        let actual = Digest.of(bytes, algorithm: digest.algorithm)
+        let actual = OCIDigest.of(bytes, algorithm: digest.algorithm)
         guard actual == digest else { throw ContentError.digestMismatch(expected: digest, actual: actual) }
         guard let mediaType = ManifestDocument.sniffMediaType(bytes) else {
             throw OCILayoutError.notAManifest(digest: digest.description, path: file)

@@ -21,8 +21,8 @@ struct LayoutIndexDocument: Sendable, Equatable {
         fields: ["schemaVersion": .integer(2), "mediaType": .string(MediaType.ociIndex)], entries: [])
 
     /// The document as an `Index`.
-    var index: Index {
-        var index = Index(manifests: entries.map(\.descriptor))
+    var index: ImageIndex {
+        var index = ImageIndex(manifests: entries.map(\.descriptor))
         if case .integer(let v)? = fields["schemaVersion"] { index.schemaVersion = Int(clamping: v) }
         if case .string(let mt)? = fields["mediaType"] { index.mediaType = mt } else { index.mediaType = nil }
         if case .string(let at)? = fields["artifactType"] { index.artifactType = at }
@@ -37,10 +37,10 @@ struct LayoutIndexDocument: Sendable, Equatable {
 
     /// Parses index.json. `path` only names the file in errors.
     static func decode(_ bytes: [UInt8], path: String) throws(OCILayoutError) -> LayoutIndexDocument {
-        let typed: Index
+        let typed: ImageIndex
         let raw: LayoutJSON
         do {
-            typed = try JSONCoding.decode(Index.self, from: bytes)
+            typed = try JSONCoding.decode(ImageIndex.self, from: bytes)
             raw = try JSONCoding.decode(LayoutJSON.self, from: bytes)
         } catch {
             throw .invalidIndex(path: path, reason: error.description)

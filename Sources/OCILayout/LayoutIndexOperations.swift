@@ -12,13 +12,13 @@ extension OCILayoutStore {
         if let entry = doc.entries.last(where: { $0.refName == reference }) {
             return Self.withoutRefName(entry.descriptor)
         }
-        if let digest = Digest(reference) {
+        if let digest = OCIDigest(reference) {
             if let entry = doc.entries.last(where: { $0.descriptor.digest == digest }) {
                 return Self.withoutRefName(entry.descriptor)
             }
             return try describeManifestBlob(digest)
         }
-        if let colon = reference.firstIndex(of: ":"), Digest.Algorithm(rawValue: String(reference[..<colon])) != nil {
+        if let colon = reference.firstIndex(of: ":"), OCIDigest.Algorithm(rawValue: String(reference[..<colon])) != nil {
             throw OCILayoutError.invalidDigest(reference, reason: Self.digestError(reference))
         }
         throw ContentError.notFound("tag \"\(reference)\" in OCI layout \(path)")
@@ -89,7 +89,7 @@ extension OCILayoutStore {
     }
 
     /// The layout's index.json, read afresh (when it cannot be read, as last read or written by this store).
-    public func index() -> Index {
+    public func index() -> ImageIndex {
         ((try? loadIndex()) ?? document).index
     }
 
@@ -108,7 +108,7 @@ extension OCILayoutStore {
 
     private static func digestError(_ reference: String) -> String {
         do {
-            _ = try Digest(parsing: reference)
+            _ = try OCIDigest(parsing: reference)
             return ""
         } catch {
             return error.description

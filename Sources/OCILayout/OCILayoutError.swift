@@ -1,3 +1,5 @@
+import OCISpec
+
 /// Errors specific to OCI image layout directories. Missing content and verification failures are reported as
 /// `ContentError` (`notFound`, `digestMismatch`, `sizeMismatch`), like every other store.
 public enum OCILayoutError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -32,6 +34,17 @@ public enum OCILayoutError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(digest) (\(path)) is a blob, not a manifest or index; only manifests can be resolved"
         case .io(let path, let operation, let reason):
             return "cannot \(operation) \(path): \(reason); check that the path exists and is writable"
+        }
+    }
+}
+
+extension OCILayoutError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .notALayout, .invalidIndex: return .invalidResponse
+        case .unsupportedVersion, .notAManifest: return .unsupported
+        case .invalidTag, .invalidDigest: return .invalidArgument
+        case .io: return .io
         }
     }
 }

@@ -34,7 +34,7 @@ public actor OCILayoutStore: Target, TagLister, ContentDeleter {
     nonisolated var indexPath: String { path + "/index.json" }
 
     /// `path/blobs/<alg>/<hex>`: where the blob with `digest` lives (a validated digest is a safe file name).
-    public nonisolated func blobPath(for digest: Digest) -> String {
+    public nonisolated func blobPath(for digest: OCIDigest) -> String {
         path + "/blobs/" + digest.algorithm.rawValue + "/" + digest.encoded
     }
 

@@ -12,15 +12,11 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     /// The repository path, e.g. `library/ubuntu`.
     public var repository: String
     public var tag: String?
-    public var digest: Digest?
+    public var digest: OCIDigest?
 
-    /// Docker Hub's canonical host name in references.
-    public static let dockerHubHost = "index.docker.io"
-    /// The host that actually serves Docker Hub's registry API.
-    public static let dockerHubEndpoint = "registry-1.docker.io"
     static let maxNameLength = 255
 
-    public init(host: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
+    public init(host: String, repository: String, tag: String? = nil, digest: OCIDigest? = nil) {
         self.host = host
         self.repository = repository
         self.tag = tag
@@ -39,10 +35,10 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         }
 
         // Split off the digest.
-        var digest: Digest?
+        var digest: OCIDigest?
         if let at = text.firstIndex(of: "@") {
             let digestText = String(text[text.index(after: at)...])
-            do { digest = try Digest(parsing: digestText) } catch { throw .invalidDigest(input, error.description) }
+            do { digest = try OCIDigest(parsing: digestText) } catch { throw .invalidDigest(input, error.description) }
             text = text[..<at]
         }
         // Split off the tag: a ':' after the last '/'.
@@ -63,24 +59,24 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
                 host = first
                 path = String(text[text.index(after: slash)...])
             } else {
-                host = "docker.io"
+                host = DockerHub.domain
                 path = String(text)
             }
         } else {
-            host = "docker.io"
+            host = DockerHub.domain
             path = String(text)
         }
-        if host == "index.docker.io" { host = "docker.io" }
+        if host == DockerHub.canonicalHost { host = DockerHub.domain }
         guard Self.isValidHost(host) else { throw .invalidHost(input) }
         guard path.lowercased() == path else { throw .uppercaseRepository(input) }
-        if host == "docker.io" && !path.contains("/") {
-            path = "library/" + path
+        if host == DockerHub.domain && !path.contains("/") {
+            path = DockerHub.officialNamespace + "/" + path
         }
         guard Self.isValidPath(path) else { throw .invalidRepository(input) }
         guard host.utf8.count + 1 + path.utf8.count <= Self.maxNameLength else { throw .nameTooLong(input) }
 
         if digest != nil { tag = nil } else if tag == nil { tag = defaultTag }
-        if host == "docker.io" { host = Self.dockerHubHost }
+        if host == DockerHub.domain { host = DockerHub.canonicalHost }
         self.init(host: host, repository: path, tag: tag, digest: digest)
     }
 
@@ -99,16 +95,11 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
 
     /// The host requests go to: Docker Hub's API host for Docker Hub references, else `host`.
     public var endpointHost: String {
-        Self.isDockerHub(host) ? Self.dockerHubEndpoint : host
-    }
-
-    public static func isDockerHub(_ host: String) -> Bool {
-        let h = host.lowercased()
-        return h == "docker.io" || h == "index.docker.io" || h == "registry-1.docker.io"
+        DockerHub.endpoint(for: host)
     }
 
     /// This reference with the digest set and the tag dropped.
-    public func withDigest(_ digest: Digest) -> Reference {
+    public func withDigest(_ digest: OCIDigest) -> Reference {
         Reference(host: host, repository: repository, tag: nil, digest: digest)
     }
 
@@ -243,4 +234,8 @@ public enum HostClassifier {
         }
         return hostWithPort
     }
+}
+
+extension ReferenceError: OCIError {
+    public var kind: OCIErrorKind { .invalidArgument }
 }

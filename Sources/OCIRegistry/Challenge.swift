@@ -1,5 +1,5 @@
 /// A parsed `WWW-Authenticate` challenge.
-public struct AuthChallenge: Sendable, Hashable {
+@_spi(Parsers) public struct AuthChallenge: Sendable, Hashable {
     public enum Scheme: String, Sendable { case basic, bearer, other }
     public var scheme: Scheme
     public var parameters: [String: String]

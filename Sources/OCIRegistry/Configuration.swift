@@ -12,8 +12,9 @@ public enum PlainHTTPPolicy: Sendable, Hashable {
     case never
 }
 
+extension RegistryClient.Configuration {
 /// TLS settings of one client. Nothing here touches process-wide state.
-public struct TLSOptions: Sendable, Hashable {
+public struct TLS: Sendable, Hashable {
     /// PEM files with extra CA certificates to trust, added to the system's roots.
     public var caFiles: [String]
     /// Skip certificate verification (dangerous; for test registries only).
@@ -26,7 +27,7 @@ public struct TLSOptions: Sendable, Hashable {
 }
 
 /// How failed requests are retried: network errors, 408, 429 and 5xx, with exponential backoff and jitter.
-public struct RetryPolicy: Sendable, Hashable {
+public struct Retry: Sendable, Hashable {
     /// Attempts in all, the first included.
     public var maxAttempts: Int
     /// The first backoff; it doubles each retry.
@@ -41,11 +42,11 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     /// No retries.
-    public static let none = RetryPolicy(maxAttempts: 1)
+    public static let none = Retry(maxAttempts: 1)
 }
 
 /// How blobs are uploaded.
-public struct UploadPolicy: Sendable, Hashable {
+public struct Upload: Sendable, Hashable {
     /// Blobs at least this large go up in chunks (PATCH); smaller ones in one streamed PUT, with chunked
     /// upload as the fallback when the PUT fails.
     public var chunkedThreshold: Int64
@@ -58,14 +59,18 @@ public struct UploadPolicy: Sendable, Hashable {
     }
 }
 
-/// Settings of a `RegistryClient`.
-public struct RegistryClientConfiguration: Sendable {
+}
+
+extension RegistryClient {
+/// Settings of a `RegistryClient`, each in one place: TLS, retries, uploads and the plain-HTTP policy are
+/// nested values, in the manner of AsyncHTTPClient's `HTTPClient.Configuration`.
+public struct Configuration: Sendable {
     public var plainHTTP: PlainHTTPPolicy
-    public var tls: TLSOptions
+    public var tls: TLS
     /// Where credentials come from; nil means anonymous.
     public var credentials: (any CredentialSource)?
-    public var retry: RetryPolicy
-    public var upload: UploadPolicy
+    public var retry: Retry
+    public var upload: Upload
     /// Connect timeout per connection.
     public var connectTimeout: Duration
     /// The longest wait for the next bytes of a response (a stalled transfer fails after it).
@@ -82,8 +87,8 @@ public struct RegistryClientConfiguration: Sendable {
     public var followsForeignURLs: Bool
 
     public init(
-        plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLSOptions = TLSOptions(),
-        credentials: (any CredentialSource)? = nil, retry: RetryPolicy = RetryPolicy(), upload: UploadPolicy = UploadPolicy(),
+        plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLS = TLS(),
+        credentials: (any CredentialSource)? = nil, retry: Retry = Retry(), upload: Upload = Upload(),
         connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
         userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
         followsForeignURLs: Bool = false
@@ -100,4 +105,5 @@ public struct RegistryClientConfiguration: Sendable {
         self.logger = logger
         self.followsForeignURLs = followsForeignURLs
     }
+}
 }

@@ -63,15 +63,15 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
         case .notFound(let op, let target, let errors):
             return "\(op) \(target): not found\(list(errors))"
         case .unauthorized(let op, let target, let errors):
-            return "\(op) \(target): unauthorized\(list(errors)); check the credentials (ocictl login, --registry-config)"
+            return "\(op) \(target): unauthorized\(list(errors)); check the credentials configured for this registry"
         case .denied(let op, let target, let errors):
             return "\(op) \(target): denied: requested access to the resource is denied\(list(errors)); the credentials lack the rights for this"
         case .transport(let host, let why):
             return "cannot reach registry \(host): \(why)"
         case .tls(let host, let why):
-            return "TLS with \(host) failed: \(why); trust its CA with --ca-file, or skip verification with --insecure"
+            return "TLS with \(host) failed: \(why); trust the registry's CA in the client's TLS configuration"
         case .plainHTTPNotAllowed(let host):
-            return "registry \(host) does not answer over HTTPS; allow plain HTTP with --plain-http if it is yours"
+            return "registry \(host) does not answer over HTTPS, and the plain-HTTP policy does not allow HTTP for it"
         case .invalidResponse(let op, let target, let why):
             return "\(op) \(target): invalid response from registry: \(why)"
         case .unsafeRedirect(let from, let to, let why):
@@ -104,5 +104,32 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     public var isUnauthorized: Bool {
         if case .unauthorized = self { return true }
         return false
+    }
+}
+
+extension RegistryError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .registry(_, _, let status, _, _):
+            switch status {
+            case 401: return .unauthorized
+            case 403: return .denied
+            case 404: return .notFound
+            case 405, 415, 501: return .unsupported
+            case 413: return .tooLarge
+            case 400..<500: return .invalidArgument
+            default: return .invalidResponse
+            }
+        case .notFound: return .notFound
+        case .unauthorized: return .unauthorized
+        case .denied: return .denied
+        case .transport, .tls: return .network
+        case .plainHTTPNotAllowed, .unsafeRedirect: return .denied
+        case .invalidResponse: return .invalidResponse
+        case .tokenService(_, let status, _):
+            return status == 401 ? .unauthorized : status == 403 ? .denied : .network
+        case .manifestTooLarge: return .tooLarge
+        case .invalidArgument: return .invalidArgument
+        }
     }
 }

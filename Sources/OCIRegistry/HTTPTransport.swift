@@ -46,7 +46,7 @@ final class HTTPTransport: Sendable {
     let client: HTTPClient
     private let isShutDown = Locked(false)
 
-    init(configuration: RegistryClientConfiguration) throws(RegistryError) {
+    init(configuration: RegistryClient.Configuration) throws(RegistryError) {
         var tls = TLSConfiguration.makeClientConfiguration()
         if configuration.tls.insecureSkipVerify {
             tls.certificateVerification = .none

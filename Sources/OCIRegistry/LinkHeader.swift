@@ -1,7 +1,7 @@
 import Foundation
 
 /// RFC 8288 `Link` header handling for paginated listings.
-public enum LinkHeader {
+@_spi(Parsers) public enum LinkHeader {
     /// The `rel="next"` target of a `Link` header, resolved against the request URL (absolute and relative
     /// targets both work). Nil when there is no next link.
     public static func nextURL(_ header: String, relativeTo base: URL) -> URL? {

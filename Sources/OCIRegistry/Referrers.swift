@@ -7,14 +7,14 @@ import OCISpec
 /// OCI 1.1 referrers: the referrers API where the registry has it, the `sha256-HEX` tag schema where it has not.
 extension RemoteRepository {
     /// The tag the referrers tag schema uses for a subject: `<alg>-<hex>`.
-    public static func referrersTag(for subject: Digest) -> String {
+    public static func referrersTag(for subject: OCIDigest) -> String {
         "\(subject.algorithm.rawValue)-\(subject.encoded)"
     }
 
     /// The manifests whose `subject` is `subject`, optionally only those of one artifact type. Uses
     /// `GET /v2/NAME/referrers/DIGEST` (all pages); when the registry has no referrers API, reads the index
     /// tagged `sha256-HEX` instead.
-    public func referrers(of subject: Digest, artifactType: String? = nil) async throws -> [Descriptor] {
+    public func referrers(of subject: OCIDigest, artifactType: String? = nil) async throws -> [Descriptor] {
         let target = "\(host)/\(name)@\(subject)"
         let scheme = try await client.registryHost(host).ping().scheme
         var query = "n=1000"
@@ -28,7 +28,7 @@ extension RemoteRepository {
         do {
             try await client.paginate(first: first, session: client.registryHost(host), scopes: scopes, repository: name,
                                       operation: "list referrers of", target: target) { body in
-                let index = try JSONCoding.decode(Index.self, from: body)
+                let index = try JSONCoding.decode(ImageIndex.self, from: body)
                 found.append(contentsOf: index.manifests)
             }
         } catch let error as RegistryError where error.isNotFound || Self.isUnsupported(error) {
@@ -48,27 +48,27 @@ extension RemoteRepository {
     }
 
     /// The descriptors listed in the fallback tag's index (empty when the tag does not exist).
-    func referrersFromTag(of subject: Digest) async throws -> [Descriptor] {
+    func referrersFromTag(of subject: OCIDigest) async throws -> [Descriptor] {
         do {
             let (descriptor, bytes) = try await fetchManifest(Self.referrersTag(for: subject))
             // Only an OCI index other than the subject counts: some registries (GitLab) resolve the `sha256-HEX`
             // tag to the subject itself, whose children are not its referrers.
             guard descriptor.mediaType == MediaType.ociIndex, descriptor.digest != subject else { return [] }
-            return try JSONCoding.decode(Index.self, from: bytes).manifests
+            return try JSONCoding.decode(ImageIndex.self, from: bytes).manifests
         } catch let error as RegistryError where error.isNotFound {
             return []
         }
     }
 
     /// Keeps the fallback tag's index up to date after pushing (`adding`) or deleting a manifest with a subject.
-    func updateReferrersTag(subject: Digest, adding: Descriptor?, removing: Digest?) async throws {
+    func updateReferrersTag(subject: OCIDigest, adding: Descriptor?, removing: OCIDigest?) async throws {
         var manifests = try await referrersFromTag(of: subject)
         if let removing { manifests.removeAll { $0.digest == removing } }
         if let adding {
             guard !manifests.contains(where: { $0.digest == adding.digest }) else { return }
             manifests.append(adding)
         }
-        let index = Index(manifests: manifests)
+        let index = ImageIndex(manifests: manifests)
         let bytes = try JSONCoding.encode(index)
         try await pushManifest(bytes, mediaType: MediaType.ociIndex, reference: Self.referrersTag(for: subject),
                                maintainReferrers: false)
@@ -76,7 +76,7 @@ extension RemoteRepository {
 
     /// The descriptor that a referrers index lists for a manifest: media type, digest, size, artifact type
     /// (the config's media type when the manifest has none) and annotations.
-    static func referrerDescriptor(for bytes: [UInt8], mediaType: String) -> (subject: Digest, descriptor: Descriptor)? {
+    static func referrerDescriptor(for bytes: [UInt8], mediaType: String) -> (subject: OCIDigest, descriptor: Descriptor)? {
         guard let document = try? ManifestDocument.decode(bytes, mediaType: mediaType), let subject = document.subject else {
             return nil
         }
@@ -144,7 +144,7 @@ extension RemoteRepository {
     }
 
     /// Whether the registry lacks the referrers API (a 404 or unsupported answer on the endpoint).
-    func referrersAPIAbsent(_ subject: Digest) async throws -> Bool {
+    func referrersAPIAbsent(_ subject: OCIDigest) async throws -> Bool {
         let target = "\(host)/\(name)@\(subject)"
         let scheme = try await client.registryHost(host).ping().scheme
         guard let url = URL(string: "\(scheme)://\(host)/v2/\(name)/referrers/\(subject)") else { return true }
@@ -154,7 +154,7 @@ extension RemoteRepository {
         let body = try await readLimited(response.body, limit: 64 * 1024)
         if response.status.code == 200,
            MediaType.normalise(contentType: response.headers.first(name: "Content-Type") ?? "") == MediaType.ociIndex
-            || (try? JSONCoding.decode(Index.self, from: body)) != nil {
+            || (try? JSONCoding.decode(ImageIndex.self, from: body)) != nil {
             return false
         }
         return true

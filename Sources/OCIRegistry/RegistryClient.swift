@@ -11,11 +11,11 @@ import OCISync
 ///
 /// Create one per process (or per set of settings) and call `shutdown()` when done. It is `Sendable`; share it.
 public final class RegistryClient: Sendable {
-    public let configuration: RegistryClientConfiguration
+    public let configuration: RegistryClient.Configuration
     let transport: HTTPTransport
     private let hosts = Locked<[String: RegistryHost]>([:])
 
-    public init(configuration: RegistryClientConfiguration = RegistryClientConfiguration()) throws {
+    public init(configuration: RegistryClient.Configuration = RegistryClient.Configuration()) throws {
         self.configuration = configuration
         self.transport = try HTTPTransport(configuration: configuration)
     }
@@ -34,14 +34,14 @@ public final class RegistryClient: Sendable {
 
     /// The repository `name` on `host` (host as in references; Docker Hub hosts are mapped to its API host).
     public func repository(host: String, name: String, access: RepositoryAccess = .pull) -> RemoteRepository {
-        RemoteRepository(client: self, host: Reference.isDockerHub(host) ? Reference.dockerHubEndpoint : host,
+        RemoteRepository(client: self, host: DockerHub.endpoint(for: host),
                          name: name, access: access)
     }
 
     /// Checks that the registry answers and that the configured credentials are accepted for `scopes`
     /// (by default the catalog scope, as `docker login` does).
     public func checkLogin(host: String, repository: String? = nil) async throws {
-        let endpoint = Reference.isDockerHub(host) ? Reference.dockerHubEndpoint : host
+        let endpoint = DockerHub.endpoint(for: host)
         let session = registryHost(endpoint)
         let ping = try await session.ping()
         guard let url = URL(string: "\(ping.scheme)://\(endpoint)/v2/") else {
@@ -61,7 +61,7 @@ public final class RegistryClient: Sendable {
     /// Lists repositories of a registry (`/v2/_catalog?n=1000`, following every `Link`), keeping those
     /// under `prefix` by whole path segments (`a/b` matches `a/b` and `a/b/c`, not `a/bc`).
     public func repositories(host: String, prefix: String = "") async throws -> [String] {
-        let endpoint = Reference.isDockerHub(host) ? Reference.dockerHubEndpoint : host
+        let endpoint = DockerHub.endpoint(for: host)
         let session = registryHost(endpoint)
         let ping = try await session.ping()
         guard let first = URL(string: "\(ping.scheme)://\(endpoint)/v2/_catalog?n=1000") else {

@@ -22,7 +22,7 @@ actor RegistryHost {
 
     let host: String
     private let transport: HTTPTransport
-    private let configuration: RegistryClientConfiguration
+    private let configuration: RegistryClient.Configuration
     private var pingTask: Task<PingResult, any Error>?
     private var tokens: [String: CachedToken] = [:]
     private var tokenTasks: [String: Task<CachedToken, any Error>] = [:]
@@ -37,7 +37,7 @@ actor RegistryHost {
     private(set) var pingCount = 0
     private(set) var tokenFetchCount = 0
 
-    init(host: String, transport: HTTPTransport, configuration: RegistryClientConfiguration) {
+    init(host: String, transport: HTTPTransport, configuration: RegistryClient.Configuration) {
         self.host = host
         self.transport = transport
         self.configuration = configuration

@@ -118,7 +118,7 @@ extension RemoteRepository {
             throw await fail(put, operation: "push blob", target: target)
         }
         _ = try? await readLimited(put.body, limit: 0)
-        if let returned = put.headers.first(name: "Docker-Content-Digest").flatMap({ Digest($0) }),
+        if let returned = put.headers.first(name: "Docker-Content-Digest").flatMap({ OCIDigest($0) }),
            returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest {
             throw RegistryError.invalidResponse(operation: "push blob", target: target,
                                                 why: "the registry stored digest \(returned), expected \(descriptor.digest)")
@@ -213,7 +213,7 @@ extension RemoteRepository {
 
     /// The upload URL from a `Location` header (relative or absolute; its host is kept), with `digest=` added.
     /// A Location that would move from HTTPS to HTTP is refused.
-    func uploadURL(_ location: String?, base: URL, digest: Digest?, target: String) throws -> URL {
+    func uploadURL(_ location: String?, base: URL, digest: OCIDigest?, target: String) throws -> URL {
         guard let location, let resolved = URL(string: location, relativeTo: base)?.absoluteURL,
               var components = URLComponents(url: resolved, resolvingAgainstBaseURL: true)
         else {

@@ -41,7 +41,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
 
     /// Tags and digests are validated before they become part of a URL.
     static func validate(reference: String) throws(RegistryError) {
-        guard Reference.isValidTag(reference) || Digest(reference) != nil else {
+        guard Reference.isValidTag(reference) || OCIDigest(reference) != nil else {
             throw .invalidArgument("\"\(reference)\" is neither a valid tag nor a digest")
         }
     }
@@ -57,7 +57,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     }
 
     func target(_ reference: String) -> String {
-        reference.contains(":") && Digest(reference) != nil ? "\(host)/\(name)@\(reference)" : "\(host)/\(name):\(reference)"
+        reference.contains(":") && OCIDigest(reference) != nil ? "\(host)/\(name)@\(reference)" : "\(host)/\(name):\(reference)"
     }
 
     func send(_ method: HTTPMethod, _ url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody? = nil,
@@ -88,14 +88,14 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     public func resolve(_ reference: String) async throws -> Descriptor {
         try Self.validate(reference: reference)
         let target = target(reference)
-        let refDigest = Digest(reference)
+        let refDigest = OCIDigest(reference)
         let response = try await send(.HEAD, try await url("manifests/\(reference)"), headers: Self.acceptHeaders,
                                       operation: "resolve", target: target)
         _ = try? await readLimited(response.body, limit: 0)
         switch response.status.code {
         case 200:
             let contentType = response.headers.first(name: "Content-Type").map(MediaType.normalise) ?? ""
-            let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { Digest($0) }
+            let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { OCIDigest($0) }
             let length = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
             if let length, length > Int64(ContentLimits.maxManifestBytes) {
                 throw RegistryError.manifestTooLarge(target: target, size: length)
@@ -120,7 +120,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
     }
 
     private func resolveBlob(_ reference: String, target: String) async throws -> Descriptor {
-        guard let digest = Digest(reference) else { throw RegistryError.invalidArgument("invalid digest \(reference)") }
+        guard let digest = OCIDigest(reference) else { throw RegistryError.invalidArgument("invalid digest \(reference)") }
         let response = try await send(.HEAD, try await url("blobs/\(digest)"), operation: "resolve", target: target)
         _ = try? await readLimited(response.body, limit: 0)
         guard response.status.code == 200 else {
@@ -157,8 +157,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
            let limit = rateLimit.limit, remaining * 10 < limit {
             client.configuration.logger.warning("\(host): \(remaining) of \(limit) manifest pulls left in the rate-limit window")
         }
-        let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { Digest($0) }
-        let refDigest = Digest(reference)
+        let headerDigest = response.headers.first(name: "Docker-Content-Digest").flatMap { OCIDigest($0) }
+        let refDigest = OCIDigest(reference)
         let algorithm = refDigest?.algorithm ?? headerDigest?.algorithm ?? .sha256
         let digest = Schema1.manifestDigest(of: bytes, mediaType: mediaType, algorithm: algorithm)
         if let refDigest, refDigest != digest {
@@ -197,7 +197,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter {
             throw await fail(response, operation: "push manifest", target: target)
         }
         _ = try? await readLimited(response.body, limit: 64 * 1024)
-        if let returned = response.headers.first(name: "Docker-Content-Digest").flatMap({ Digest($0) }),
+        if let returned = response.headers.first(name: "Docker-Content-Digest").flatMap({ OCIDigest($0) }),
            returned.algorithm == descriptor.digest.algorithm, returned != descriptor.digest, !MediaType.isSchema1(mediaType) {
             throw RegistryError.invalidResponse(operation: "push manifest", target: target,
                                                 why: "the registry stored digest \(returned), expected \(descriptor.digest)")

@@ -48,7 +48,7 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
 /// A content descriptor: what a blob or manifest is, how big, and where it may be fetched.
 public struct Descriptor: Hashable, Sendable, Codable {
     public var mediaType: String
-    public var digest: Digest
+    public var digest: OCIDigest
     public var size: Int64
     public var urls: [String]?
     public var annotations: [String: String]?
@@ -57,7 +57,7 @@ public struct Descriptor: Hashable, Sendable, Codable {
     /// Embedded content (base64 in JSON).
     public var data: Data?
 
-    public init(mediaType: String, digest: Digest, size: Int64, urls: [String]? = nil,
+    public init(mediaType: String, digest: OCIDigest, size: Int64, urls: [String]? = nil,
                 annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: String? = nil,
                 data: Data? = nil) {
         self.mediaType = mediaType
@@ -92,7 +92,7 @@ public enum Annotation {
 /// The OCI 1.1 empty JSON blob `{}` and its descriptor.
 public enum EmptyJSON {
     public static let bytes: [UInt8] = Array("{}".utf8)
-    public static let digest = Digest.of(bytes)
+    public static let digest = OCIDigest.of(bytes)
     /// `application/vnd.oci.empty.v1+json`, `sha256:44136fa3…`, size 2.
     public static let descriptor = Descriptor(mediaType: MediaType.ociEmpty, digest: digest, size: 2)
 }

@@ -38,7 +38,7 @@ public struct Manifest: Hashable, Sendable, Codable {
 }
 
 /// An image index (OCI `application/vnd.oci.image.index.v1+json`, also the Docker manifest list).
-public struct Index: Hashable, Sendable, Codable {
+public struct ImageIndex: Hashable, Sendable, Codable {
     public var schemaVersion: Int
     public var mediaType: String?
     public var artifactType: String?
@@ -70,7 +70,7 @@ public struct Index: Hashable, Sendable, Codable {
 /// A decoded manifest document together with the exact bytes it was decoded from.
 public enum ManifestDocument: Sendable {
     case manifest(Manifest)
-    case index(Index)
+    case index(ImageIndex)
     case schema1(V1Manifest)
 
     /// Decodes `bytes` as the given media type. A missing or generic media type is sniffed from the JSON.
@@ -85,7 +85,7 @@ public enum ManifestDocument: Sendable {
             kind = sniffMediaType(bytes) ?? mediaType
         }
         if MediaType.isMultiArch(kind) {
-            return .index(try JSONCoding.decode(Index.self, from: bytes))
+            return .index(try JSONCoding.decode(ImageIndex.self, from: bytes))
         } else if MediaType.isSingleArch(kind) {
             return .manifest(try JSONCoding.decode(Manifest.self, from: bytes))
         } else if MediaType.isSchema1(kind) {
@@ -121,7 +121,7 @@ public enum ManifestDocument: Sendable {
         case .index(let i): return i.manifests
         case .schema1(let m):
             // The layers, once each; schema1 records no sizes (-1) or media types.
-            var seen: Set<Digest> = []
+            var seen: Set<OCIDigest> = []
             return m.fsLayers.compactMap { layer in
                 seen.insert(layer.blobSum).inserted
                     ? Descriptor(mediaType: MediaType.dockerLayerGzip, digest: layer.blobSum, size: -1) : nil
@@ -242,6 +242,16 @@ public indirect enum JSONValue: Hashable, Sendable, Codable {
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+extension SpecError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .invalidJSON: return .invalidResponse
+        case .tooLarge: return .tooLarge
+        case .unsupportedMediaType: return .unsupported
         }
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 public struct V1Manifest: Hashable, Sendable, Codable {
     /// One item of `fsLayers` (Go: `FSLayer`).
     public struct FSLayer: Hashable, Sendable, Codable {
-        public var blobSum: Digest
-        public init(blobSum: Digest) { self.blobSum = blobSum }
+        public var blobSum: OCIDigest
+        public init(blobSum: OCIDigest) { self.blobSum = blobSum }
     }
 
     /// One item of `history` (Go: `History`): the raw `v1Compatibility` JSON string.
@@ -66,8 +66,8 @@ public struct V1History: Hashable, Sendable {
 public enum Schema1 {
     /// The digest of a manifest as registries compute it: over the payload for schema1 (whose signatures a
     /// registry may renew on every GET), over the bytes for everything else.
-    public static func manifestDigest(of bytes: [UInt8], mediaType: String, algorithm: Digest.Algorithm = .sha256) -> Digest {
-        Digest.of(MediaType.isSchema1(mediaType) ? payload(of: bytes) : bytes, algorithm: algorithm)
+    public static func manifestDigest(of bytes: [UInt8], mediaType: String, algorithm: OCIDigest.Algorithm = .sha256) -> OCIDigest {
+        OCIDigest.of(MediaType.isSchema1(mediaType) ? payload(of: bytes) : bytes, algorithm: algorithm)
     }
 
     /// The payload of a signed schema1 manifest: the bytes the registry's digest is computed over.

@@ -200,7 +200,7 @@ struct Push: AsyncParsableCommand {
             manifestAnnotations[String(a[..<eq])] = String(a[a.index(after: eq)...])
         }
         var layers: [Descriptor] = []
-        var paths: [Digest: String] = [:]
+        var paths: [OCIDigest: String] = [:]
         for file in files {
             var d = try await describeFile(file, mediaType: layerMediaType)
             d.annotations = [Annotation.title: (file as NSString).lastPathComponent]
@@ -298,7 +298,7 @@ struct Copy: AsyncParsableCommand {
                     result = try await client.copyConvertingSchema1(from: self.source, root: root, to: destinationTarget,
                                                                     tag: dst.tag, options: options)
                 } else {
-                    result = try await OCIContent.copy(from: source, root: root, to: destinationTarget, tag: dst.tag,
+                    result = try await OCI.copy(from: source, root: root, to: destinationTarget, tag: dst.tag,
                                                        platform: wanted, options: options)
                 }
             }
@@ -308,11 +308,11 @@ struct Copy: AsyncParsableCommand {
                 }
                 let to = try dst.target(client, access: .push)
                 var pending = [result.root.digest]
-                var seen: Set<Digest> = []
+                var seen: Set<OCIDigest> = []
                 while let subject = pending.popLast(), seen.count < 1000 {
                     guard seen.insert(subject).inserted else { continue }
                     for referrer in try await from.referrers(of: subject) {
-                        try await copyGraph(from: from, to: to, root: referrer.basic,
+                        try await OCI.copyGraph(from: from, to: to, root: referrer.basic,
                                             options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
                         pending.append(referrer.digest)
                     }
@@ -381,7 +381,7 @@ struct Login: AsyncParsableCommand {
             try? await client.shutdown()
             throw error
         }
-        let address = Reference.isDockerHub(host) ? "https://index.docker.io/v1/" : host
+        let address = DockerHub.credentialKey(for: host)
         let writer = DockerConfigWriter(path: global.registryConfigs.first)
         _ = try writer.store(credential, for: address)
         if global.json { try Output.json(["host": host, "status": "Login Succeeded"]) } else { Output.line("Login Succeeded") }
@@ -394,7 +394,7 @@ struct Logout: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let address = Reference.isDockerHub(host) ? "https://index.docker.io/v1/" : host
+        let address = DockerHub.credentialKey(for: host)
         let removed = try DockerConfigWriter(path: global.registryConfigs.first).erase(address: address)
         Output.line(removed ? "Removing login credentials for \(host)" : "Not logged in to \(host)")
     }

@@ -33,7 +33,7 @@ enum Endpoint {
     var tag: String? {
         switch self {
         case .registry(let r): return r.tag
-        case .layout(_, let r): return r.flatMap { Digest($0) == nil ? $0 : nil } ?? (r == nil ? "latest" : nil)
+        case .layout(_, let r): return r.flatMap { OCIDigest($0) == nil ? $0 : nil } ?? (r == nil ? "latest" : nil)
         }
     }
 

@@ -55,10 +55,10 @@ struct GlobalOptions: ParsableArguments {
         try KeyringBuilder().fromConfigFiles(registryConfigs).withLogger(makeLogger()).build()
     }
 
-    func registryConfiguration(credentials: (any CredentialSource)?) -> RegistryClientConfiguration {
-        RegistryClientConfiguration(
+    func registryConfiguration(credentials: (any CredentialSource)?) -> RegistryClient.Configuration {
+        RegistryClient.Configuration(
             plainHTTP: plainHTTP ? .allowed : .privateHostsOnly,
-            tls: TLSOptions(caFiles: caFiles, insecureSkipVerify: insecure),
+            tls: RegistryClient.Configuration.TLS(caFiles: caFiles, insecureSkipVerify: insecure),
             credentials: credentials,
             concurrency: concurrency,
             logger: makeLogger(),

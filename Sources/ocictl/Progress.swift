@@ -7,7 +7,7 @@ import OCISync
 final class ProgressDisplay: Sendable {
     private struct State {
         var started = 0, done = 0, skipped = 0, mounted = 0
-        var bytes: [Digest: Int64] = [:]
+        var bytes: [OCIDigest: Int64] = [:]
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
     private let state = Locked(State())

@@ -42,7 +42,7 @@ struct Pull: AsyncParsableCommand {
             if MediaType.isMultiArch(descriptor.mediaType) {
                 try await AtomicFileWriter.write(ByteStream(bytes: bytes), to: dir + "/index.json")
                 files.append("index.json")
-                let index = try JSONCoding.decode(Index.self, from: bytes)
+                let index = try JSONCoding.decode(ImageIndex.self, from: bytes)
                 let target = wanted ?? Platform(architecture: "amd64", os: "linux")
                 guard let child = index.manifests.first(where: { $0.platform.map(target.matches) ?? false })
                         ?? (wanted == nil ? index.manifests.first : nil) else {

@@ -66,7 +66,7 @@ final class CacheIntegrationTests: XCTestCase {
             for name in try FileManager.default.contentsOfDirectory(atPath: blobs) {
                 XCTAssertFalse(name.hasSuffix(".tmp"), "temporary file left: \(name)")
                 let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: blobs + "/" + name)))
-                XCTAssertEqual(Digest.of(bytes).encoded, name)
+                XCTAssertEqual(OCIDigest.of(bytes).encoded, name)
             }
         }
     }

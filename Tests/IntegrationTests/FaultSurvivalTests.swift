@@ -58,17 +58,17 @@ final class FaultSurvivalTests: XCTestCase {
                 // 2. The registry comes back; the same command completes.
                 try await registry.startProcess()
                 let second = try await cli.ok(["push", ref, file])
-                let digest = try XCTUnwrap(Digest(second.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)), second.summary)
+                let digest = try XCTUnwrap(OCIDigest(second.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)), second.summary)
 
                 // 3. Byte-exact: the manifest the registry serves is the one pushed, and its layer is the file.
                 try await Clients.with(try Clients.make()) { client in
                     let (descriptor, bytes) = try await client.getRawManifest(ref)
                     XCTAssertEqual(descriptor.digest, digest)
-                    XCTAssertEqual(Digest.of(bytes), digest)
+                    XCTAssertEqual(OCIDigest.of(bytes), digest)
                     let manifest = try JSONCoding.decode(Manifest.self, from: bytes)
                     XCTAssertEqual(manifest.layers.count, 1)
                     let layer = try XCTUnwrap(manifest.layers.first)
-                    XCTAssertEqual(layer.digest, Digest.of(content))
+                    XCTAssertEqual(layer.digest, OCIDigest.of(content))
                     XCTAssertEqual(layer.size, Int64(content.count))
                     XCTAssertEqual(layer.title, "data.bin")
                     let fetched = try await client.fetchBytes(ref, layer)
@@ -77,7 +77,7 @@ final class FaultSurvivalTests: XCTestCase {
                 if let skopeo = try? Skopeo() {
                     defer { skopeo.cleanup() }
                     let raw = try await skopeo.rawManifest(ref)
-                    XCTAssertEqual(Digest.of(raw), digest, "skopeo inspect --raw")
+                    XCTAssertEqual(OCIDigest.of(raw), digest, "skopeo inspect --raw")
                 }
             }
             XCTAssertTrue(interrupted, "the push was never caught in the middle (it finished before 4 MiB were seen in the registry)")
@@ -138,7 +138,7 @@ final class FaultSurvivalTests: XCTestCase {
                 let pulled = FileManager.default.contents(atPath: output + "/data.bin").map { [UInt8]($0) }
                 XCTAssertEqual(pulled, content)
                 let manifest = FileManager.default.contents(atPath: output + "/manifest.json").map { [UInt8]($0) } ?? []
-                XCTAssertEqual(Digest.of(manifest).description, digest)
+                XCTAssertEqual(OCIDigest.of(manifest).description, digest)
                 XCTAssertEqual(Set(regularFiles(in: output)), ["manifest.json", "config.json", "data.bin"])
                 assertCacheIsClean(cache)
             }
@@ -324,12 +324,12 @@ private func regularFiles(in directory: String) -> [String] {
 private func assertCacheIsClean(_ cache: String, file: StaticString = #filePath, line: UInt = #line) {
     for relative in regularFiles(in: cache + "/blobs") {
         let parts = relative.split(separator: "/")
-        guard parts.count == 2, let algorithm = Digest.Algorithm(rawValue: String(parts[0])),
-              let expected = Digest("\(algorithm.rawValue):\(parts[1])") else {
+        guard parts.count == 2, let algorithm = OCIDigest.Algorithm(rawValue: String(parts[0])),
+              let expected = OCIDigest("\(algorithm.rawValue):\(parts[1])") else {
             XCTFail("unexpected file in the cache: blobs/\(relative)", file: file, line: line)
             continue
         }
         let bytes = FileManager.default.contents(atPath: cache + "/blobs/" + relative).map { [UInt8]($0) } ?? []
-        XCTAssertEqual(Digest.of(bytes, algorithm: algorithm), expected, "corrupt cache entry blobs/\(relative)", file: file, line: line)
+        XCTAssertEqual(OCIDigest.of(bytes, algorithm: algorithm), expected, "corrupt cache entry blobs/\(relative)", file: file, line: line)
     }
 }

@@ -12,7 +12,7 @@ import XCTest
 ///
 /// The Go suite ran one registry with TLS *and* basic auth. The harness offers `.tls` (no auth) and `.htpasswd`
 /// (plain HTTP, basic auth), so every case runs twice: over HTTPS trusting the test CA through
-/// `TLSOptions(caFiles:)`, and with basic auth from a `Keyring` holding the user.
+/// `RegistryClient.Configuration.TLS(caFiles:)`, and with basic auth from a `Keyring` holding the user.
 final class GoParityTests: XCTestCase {
     /// Starts a registry in `mode`, gives `body` the standard client for it and the registry host, stops both.
     private func withParity(_ mode: TestRegistry.Mode, _ body: (OCIClient, String) async throws -> Void) async throws {
@@ -75,7 +75,7 @@ final class GoParityTests: XCTestCase {
         let (descriptor, bytes) = try await client.getRawManifest(ref)
         XCTAssertEqual(descriptor, index.descriptor)
         XCTAssertEqual(bytes, index.bytes)
-        let decoded = try JSONCoding.decode(Index.self, from: bytes)
+        let decoded = try JSONCoding.decode(ImageIndex.self, from: bytes)
         XCTAssertEqual(decoded.manifests.map(\.platform), [amdDesc.platform, winDesc.platform])
         XCTAssertEqual(decoded.annotations, ["test": "test"])
         for child in children {
@@ -102,7 +102,7 @@ final class GoParityTests: XCTestCase {
         let (descriptor, bytes) = try await client.getRawManifest(ref)
         XCTAssertEqual(descriptor, index.descriptor)
         XCTAssertEqual(bytes, index.bytes)
-        XCTAssertEqual(try JSONCoding.decode(Index.self, from: bytes).manifests, [])
+        XCTAssertEqual(try JSONCoding.decode(ImageIndex.self, from: bytes).manifests, [])
     }
 
     func testC3EmptyIndexOverTLS() async throws { try await withParity(.tls, c3) }
@@ -211,7 +211,7 @@ final class EmptyConfigTests: XCTestCase {
                                         layers: [layerDesc])
                 let bytes = try JSONCoding.encode(manifest)
                 let descriptor = Descriptor.of(bytes, mediaType: MediaType.ociManifest)
-                let blobs: [Digest: [UInt8]] = [EmptyJSON.digest: EmptyJSON.bytes, layerDesc.digest: layer]
+                let blobs: [OCIDigest: [UInt8]] = [EmptyJSON.digest: EmptyJSON.bytes, layerDesc.digest: layer]
                 let store = GenericStore { d in
                     guard let b = blobs[d.digest] else { throw ContentError.notFound(d.digest.description) }
                     return ByteStream(bytes: b)
@@ -250,7 +250,7 @@ final class EmptyConfigTests: XCTestCase {
                 let manifest = Manifest(config: configDesc, layers: [layerDesc])
                 let bytes = try JSONCoding.encode(manifest)
                 let descriptor = Descriptor.of(bytes, mediaType: MediaType.ociManifest)
-                let blobs: [Digest: [UInt8]] = [configDesc.digest: empty, layerDesc.digest: layer]
+                let blobs: [OCIDigest: [UInt8]] = [configDesc.digest: empty, layerDesc.digest: layer]
                 let store = GenericStore { d in
                     guard let b = blobs[d.digest] else { throw ContentError.notFound(d.digest.description) }
                     return ByteStream(bytes: b)

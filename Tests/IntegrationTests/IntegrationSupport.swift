@@ -74,7 +74,7 @@ enum Bytes {
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     /// `sha256:<hex>` of bytes.
-    static func digest(_ bytes: [UInt8]) -> Digest { Digest.of(bytes) }
+    static func digest(_ bytes: [UInt8]) -> OCIDigest { OCIDigest.of(bytes) }
 
     /// A unique lowercase suffix for repository names.
     static func uniqueName(_ prefix: String) -> String {
@@ -87,13 +87,13 @@ enum Bytes {
 enum Clients {
     /// An `OCIClient` with an explicit keyring (never the host's docker config), fast retries, and the given
     /// TLS options and plain-HTTP policy.
-    static func make(keyring: Keyring = Keyring(), tls: TLSOptions = TLSOptions(),
+    static func make(keyring: Keyring = Keyring(), tls: RegistryClient.Configuration.TLS = RegistryClient.Configuration.TLS(),
                      plainHTTP: PlainHTTPPolicy = .privateHostsOnly) throws -> OCIClient {
         var options = OCIClientOptions()
         options.keyring = keyring
-        options.registry = RegistryClientConfiguration(
+        options.registry = RegistryClient.Configuration(
             plainHTTP: plainHTTP, tls: tls, credentials: keyring,
-            retry: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
+            retry: RegistryClient.Configuration.Retry(maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
             connectTimeout: .seconds(10), readTimeout: .seconds(60))
         return try OCIClient(options: options)
     }
@@ -116,11 +116,11 @@ enum Clients {
     static func standard(for registry: TestRegistry) throws -> OCIClient {
         switch registry.mode {
         case .tls:
-            return try make(tls: TLSOptions(caFiles: [registry.caCertificatePath ?? ""]))
+            return try make(tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
         case .htpasswd, .token:
             return try make(keyring: fullUser(registry))
         case .tlsToken:
-            return try make(keyring: fullUser(registry), tls: TLSOptions(caFiles: [registry.caCertificatePath ?? ""]))
+            return try make(keyring: fullUser(registry), tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
         case .plain:
             return try make()
         }
@@ -182,7 +182,7 @@ struct TestImage: Sendable {
     var descriptor: Descriptor
     var config: [UInt8]
     var layers: [[UInt8]]
-    var blobs: [Digest: [UInt8]]
+    var blobs: [OCIDigest: [UInt8]]
 
     var configDescriptor: Descriptor { manifest.config }
     var layerDescriptors: [Descriptor] { manifest.layers }
@@ -194,7 +194,7 @@ struct TestImage: Sendable {
                      embedMediaType: Bool = false, layerAnnotations: [[String: String]?]? = nil) throws -> TestImage {
         let configDesc = Descriptor.of(config, mediaType: configMediaType)
         var layerDescs: [Descriptor] = []
-        var blobs: [Digest: [UInt8]] = [configDesc.digest: config]
+        var blobs: [OCIDigest: [UInt8]] = [configDesc.digest: config]
         for (i, layer) in layers.enumerated() {
             var d = Descriptor.of(layer, mediaType: layerMediaType)
             d.annotations = layerAnnotations?[i]
@@ -220,13 +220,13 @@ struct TestImage: Sendable {
 
 /// An index document with its bytes and descriptor.
 struct TestIndex: Sendable {
-    var index: Index
+    var index: ImageIndex
     var bytes: [UInt8]
     var descriptor: Descriptor
 
     static func make(_ manifests: [Descriptor], annotations: [String: String]? = nil,
                      mediaType: String = MediaType.ociIndex, embedMediaType: Bool = false) throws -> TestIndex {
-        let index = Index(schemaVersion: 2, mediaType: embedMediaType ? mediaType : nil, manifests: manifests,
+        let index = ImageIndex(schemaVersion: 2, mediaType: embedMediaType ? mediaType : nil, manifests: manifests,
                           annotations: annotations)
         let bytes = try JSONCoding.encode(index)
         return TestIndex(index: index, bytes: bytes, descriptor: Descriptor.of(bytes, mediaType: mediaType))
@@ -292,7 +292,7 @@ private func assertSameBytes(_ actual: () throws -> [UInt8]?, _ expected: () thr
         guard let bytes else { return "nil" }
         let text = String(decoding: bytes.prefix(160), as: UTF8.self)
         let printable = text.unicodeScalars.allSatisfy { ($0.value >= 0x20 && $0.value < 0x7F) || $0 == "\n" }
-        return "\(bytes.count) bytes \(Digest.of(bytes))" + (printable ? " \"\(text)\"" : "")
+        return "\(bytes.count) bytes \(OCIDigest.of(bytes))" + (printable ? " \"\(text)\"" : "")
     }
     XCTFail("bytes differ: (\(describe(a))) is not equal to (\(describe(b))) - \(message)", file: file, line: line)
 }
@@ -565,8 +565,8 @@ struct RealImage: Sendable {
     var configDescriptor: Descriptor
     var layerDescriptors: [Descriptor]
 
-    var blobs: [Digest: [UInt8]] {
-        var b: [Digest: [UInt8]] = [configDescriptor.digest: config]
+    var blobs: [OCIDigest: [UInt8]] {
+        var b: [OCIDigest: [UInt8]] = [configDescriptor.digest: config]
         for (d, bytes) in zip(layerDescriptors, layers) { b[d.digest] = bytes }
         return b
     }
@@ -587,7 +587,7 @@ struct RealImage: Sendable {
             tars.append(tar)
             layers.append(Gzip.stored(tar))
         }
-        let diffIDs = tars.map { "\"\(Digest.of($0))\"" }.joined(separator: ",")
+        let diffIDs = tars.map { "\"\(OCIDigest.of($0))\"" }.joined(separator: ",")
         let history = layers.indices.map { "{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":\"integration layer \($0 + 1)\"}" }
             .joined(separator: ",")
         let config = Bytes.utf8("""
@@ -613,7 +613,7 @@ struct RealImage: Sendable {
         try layout.write("blobs/\(manifestDescriptor.digest.algorithm.rawValue)/\(manifestDescriptor.digest.encoded)", manifestBytes)
         var entry = manifestDescriptor
         entry.annotations = [Annotation.refName: tag]
-        let index = Index(manifests: [entry])
+        let index = ImageIndex(manifests: [entry])
         try layout.write("index.json", try JSONCoding.encode(index))
         return root
     }

@@ -56,7 +56,7 @@ final class OcictlTests: XCTestCase {
                                          "--artifact-type", "application/vnd.example.files"])
             let pushed = lines(push)
             XCTAssertEqual(pushed.count, 1, push.stdoutText)
-            let digest = try XCTUnwrap(Digest(pushed.first ?? ""), push.stdoutText)
+            let digest = try XCTUnwrap(OCIDigest(pushed.first ?? ""), push.stdoutText)
 
             // resolve prints DIGEST MEDIATYPE SIZE.
             let resolve = try await cli.ok(["resolve", ref])
@@ -68,14 +68,14 @@ final class OcictlTests: XCTestCase {
             // manifest get prints the exact bytes: they hash to the digest and have the resolved size.
             let get = try await cli.ok(["manifest", "get", ref])
             let manifestBytes = get.stdout
-            XCTAssertEqual(Digest.of(manifestBytes), digest)
+            XCTAssertEqual(OCIDigest.of(manifestBytes), digest)
             XCTAssertEqual(fields.last, String(manifestBytes.count))
             let manifest = try JSONCoding.decode(Manifest.self, from: manifestBytes)
             XCTAssertEqual(manifest.config, EmptyJSON.descriptor)
             XCTAssertEqual(manifest.artifactType, "application/vnd.example.files")
             XCTAssertEqual(manifest.annotations, ["purpose": "test"])
             XCTAssertEqual(manifest.layers.map(\.title), ["notes.txt", "data.bin"])
-            XCTAssertEqual(manifest.layers.map(\.digest), [Digest.of(small), Digest.of(large)])
+            XCTAssertEqual(manifest.layers.map(\.digest), [OCIDigest.of(small), OCIDigest.of(large)])
             XCTAssertEqual(manifest.layers.map(\.size), [Int64(small.count), Int64(large.count)])
             // By digest too.
             let byDigest = try await cli.ok(["manifest", "get", "\(registry.host)/cli/artifact@\(digest)"])
@@ -97,7 +97,7 @@ final class OcictlTests: XCTestCase {
             }
 
             // blob get to stdout and to a file.
-            let blobRef = "\(registry.host)/cli/artifact@\(Digest.of(large))"
+            let blobRef = "\(registry.host)/cli/artifact@\(OCIDigest.of(large))"
             let blobOut = try await cli.ok(["blob", "get", blobRef])
             XCTAssertEqual(blobOut.stdout, large)
             let outFile = scratch.file("downloads/large.bin")
@@ -105,7 +105,7 @@ final class OcictlTests: XCTestCase {
             let toFile = try await cli.ok(["blob", "get", blobRef, "-o", outFile])
             XCTAssertEqual(toFile.stdout, [], "nothing on stdout with -o")
             XCTAssertEqual(scratch.read("downloads/large.bin"), large)
-            let smallOut = try await cli.ok(["blob", "get", "\(registry.host)/cli/artifact@\(Digest.of(small))",
+            let smallOut = try await cli.ok(["blob", "get", "\(registry.host)/cli/artifact@\(OCIDigest.of(small))",
                                              "--output", scratch.file("downloads/small.txt")])
             XCTAssertEqual(smallOut.status, 0)
             XCTAssertEqual(scratch.read("downloads/small.txt"), small)
@@ -115,10 +115,10 @@ final class OcictlTests: XCTestCase {
             let extraPath = try scratch.write("inputs/extra.bin", extra)
             let put = try await cli.ok(["blob", "put", "\(registry.host)/cli/blobs", extraPath, "--media-type", "application/x-test"])
             let putJSON = try XCTUnwrap(parseJSON(put.stdout) as? [String: Any])
-            XCTAssertEqual(putJSON["digest"] as? String, Digest.of(extra).description)
+            XCTAssertEqual(putJSON["digest"] as? String, OCIDigest.of(extra).description)
             XCTAssertEqual((putJSON["size"] as? NSNumber)?.intValue, extra.count)
             XCTAssertEqual(putJSON["mediaType"] as? String, "application/x-test")
-            let putBack = try await cli.ok(["blob", "get", "\(registry.host)/cli/blobs@\(Digest.of(extra))"])
+            let putBack = try await cli.ok(["blob", "get", "\(registry.host)/cli/blobs@\(OCIDigest.of(extra))"])
             XCTAssertEqual(putBack.stdout, extra)
 
             // pull -o DIR writes manifest.json, config.json and the titled layers, byte-identical.
@@ -203,7 +203,7 @@ final class OcictlTests: XCTestCase {
 
             let put = try await cli.ok(["blob", "put", "\(host)/json/blobs", file, "--json"])
             let putJSON = try XCTUnwrap(parseJSON(put.stdout) as? [String: Any], put.stdoutText)
-            XCTAssertEqual(putJSON["digest"] as? String, Digest.of(content).description)
+            XCTAssertEqual(putJSON["digest"] as? String, OCIDigest.of(content).description)
 
             let manifestFile = try scratch.write("m.json", try await cli.ok(["manifest", "get", "\(host)/json/a:v1"]).stdout)
             let mput = try await cli.ok(["manifest", "put", "\(host)/json/a:v2", manifestFile, "--json"])
@@ -234,7 +234,7 @@ final class OcictlTests: XCTestCase {
             let copy = try await cli.run(["copy", missingRef, "\(host)/err/other:v1"])
             assertOneLineError(copy, contains: [["does-not-exist"], ["MANIFEST_UNKNOWN", "not found"]], "copy of a missing tag")
 
-            let missingBlob = "\(host)/err/repo@\(Digest.of(Bytes.random(16)))"
+            let missingBlob = "\(host)/err/repo@\(OCIDigest.of(Bytes.random(16)))"
             let blob = try await cli.run(["blob", "get", missingBlob])
             assertOneLineError(blob, contains: [["BLOB_UNKNOWN", "not found"]], "blob get of a missing blob")
 
@@ -410,7 +410,7 @@ final class OcictlTests: XCTestCase {
             try await FakeHTTPServer.withServer(handler: { req in
                 if req.path == "/v2/" { return .json(200, "{}") }
                 return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
-                                                           "Docker-Content-Digest": Digest.of([]).description,
+                                                           "Docker-Content-Digest": OCIDigest.of([]).description,
                                                            "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "42;w=21600",
                                                            "Docker-RateLimit-Source": "198.51.100.1"])
             }) { server in

@@ -24,7 +24,7 @@ final class SkopeoInteropTests: XCTestCase {
     }
 
     /// Reads an OCI layout blob written by skopeo.
-    private func layoutBlob(_ layout: String, _ digest: Digest) -> [UInt8]? {
+    private func layoutBlob(_ layout: String, _ digest: OCIDigest) -> [UInt8]? {
         FileManager.default.contents(atPath: "\(layout)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)").map { [UInt8]($0) }
     }
 
@@ -48,7 +48,7 @@ final class SkopeoInteropTests: XCTestCase {
             // inspect (parsed) sees the digest, the platform and the layers.
             let inspect = try await skopeo.ok(["inspect", "--tls-verify=false", "docker://\(ref)"])
             let info = try XCTUnwrap(parseJSON(inspect.stdout) as? [String: Any], inspect.stdoutText)
-            XCTAssertEqual(info["Digest"] as? String, image.manifestDescriptor.digest.description)
+            XCTAssertEqual(info["OCIDigest"] as? String, image.manifestDescriptor.digest.description)
             XCTAssertEqual(info["Architecture"] as? String, "amd64")
             XCTAssertEqual(info["Os"] as? String, "linux")
             XCTAssertEqual(info["Layers"] as? [String], image.layerDescriptors.map(\.digest.description))
@@ -62,7 +62,7 @@ final class SkopeoInteropTests: XCTestCase {
                 XCTAssertEqual(layoutBlob(layout, descriptor.digest), bytes)
             }
             let indexJSON = try XCTUnwrap(FileManager.default.contents(atPath: layout + "/index.json"))
-            let index = try JSONCoding.decode(Index.self, from: [UInt8](indexJSON))
+            let index = try JSONCoding.decode(ImageIndex.self, from: [UInt8](indexJSON))
             XCTAssertEqual(index.manifests.first?.digest, image.manifestDescriptor.digest)
             XCTAssertEqual(index.manifests.first?.annotations?[Annotation.refName], "copied")
         }
@@ -111,7 +111,7 @@ final class SkopeoInteropTests: XCTestCase {
             XCTAssertEqual(raw, image.manifestBytes, "skopeo keeps an OCI manifest from an OCI layout unchanged")
             try await Clients.with(try Clients.make()) { client in
                 let (_, resolved) = try await client.resolve(ref)
-                XCTAssertEqual(resolved.digest, Digest.of(raw), "our resolve digest == sha256 of skopeo's raw bytes")
+                XCTAssertEqual(resolved.digest, OCIDigest.of(raw), "our resolve digest == sha256 of skopeo's raw bytes")
                 XCTAssertEqual(resolved.size, Int64(raw.count))
                 XCTAssertEqual(resolved.mediaType, MediaType.ociManifest)
                 let (descriptor, bytes) = try await client.getRawManifest(ref)
@@ -120,7 +120,7 @@ final class SkopeoInteropTests: XCTestCase {
                 let manifest = try await client.getManifest(ref)
                 for blob in manifest.blobs {
                     let fetched = try await client.fetchBytes(ref, blob)  // verified while streaming
-                    XCTAssertEqual(Digest.of(fetched), blob.digest)
+                    XCTAssertEqual(OCIDigest.of(fetched), blob.digest)
                     XCTAssertEqual(fetched, image.blobs[blob.digest])
                 }
                 // Copy what skopeo pushed with our client; skopeo reads the copy byte-identically.
@@ -144,7 +144,7 @@ final class SkopeoInteropTests: XCTestCase {
             try await Clients.with(try Clients.make()) { client in
                 let (_, resolved) = try await client.resolve(ref)
                 XCTAssertEqual(resolved.mediaType, MediaType.dockerManifest)
-                XCTAssertEqual(resolved.digest, Digest.of(raw))
+                XCTAssertEqual(resolved.digest, OCIDigest.of(raw))
                 XCTAssertEqual(resolved.size, Int64(raw.count))
                 let (descriptor, bytes) = try await client.getRawManifest(ref)
                 XCTAssertEqual(descriptor, resolved)
@@ -156,7 +156,7 @@ final class SkopeoInteropTests: XCTestCase {
                 XCTAssertEqual(config, image.config, "the config bytes are kept, only its media type changes")
                 for layer in manifest.layers {
                     let fetched = try await client.fetchBytes(ref, layer)
-                    XCTAssertEqual(Digest.of(fetched), layer.digest)
+                    XCTAssertEqual(OCIDigest.of(fetched), layer.digest)
                     XCTAssertEqual(Int64(fetched.count), layer.size)
                 }
                 // A Docker manifest copies byte-exactly too.
@@ -198,7 +198,7 @@ final class SkopeoInteropTests: XCTestCase {
             try FileManager.default.copyItem(atPath: ca, toPath: certDir + "/ca.crt")
             let image = try RealImage.make(layerSizes: [12_000])
             let ref = "\(registry.host)/interop/tls:v1"
-            try await Clients.with(try Clients.make(tls: TLSOptions(caFiles: [ca]))) { client in
+            try await Clients.with(try Clients.make(tls: RegistryClient.Configuration.TLS(caFiles: [ca]))) { client in
                 try await client.pushRawManifest(ref, descriptor: image.manifestDescriptor, bytes: image.manifestBytes,
                                                  store: image.store)
             }

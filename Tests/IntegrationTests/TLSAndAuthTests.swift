@@ -21,7 +21,7 @@ final class TLSAndAuthTests: XCTestCase {
             let image = try TestImage.make(config: Bytes.utf8("tls-config"), layers: [Bytes.random(10_000)])
             let ref = "\(registry.host)/tls/trust:v1"
 
-            let trusting = try Clients.make(tls: TLSOptions(caFiles: [ca]))
+            let trusting = try Clients.make(tls: RegistryClient.Configuration.TLS(caFiles: [ca]))
             let untrustingStrict = try Clients.make(plainHTTP: .never)
             let untrustingDefault = try Clients.make()
             do {
@@ -65,18 +65,18 @@ final class TLSAndAuthTests: XCTestCase {
             let ca = try XCTUnwrap(registry.caCertificatePath)
             let image = try TestImage.make(config: Bytes.utf8("insecure-config"), layers: [Bytes.random(3000)])
             let ref = "\(registry.host)/tls/insecure:v1"
-            try await Clients.with(try Clients.make(tls: TLSOptions(insecureSkipVerify: true), plainHTTP: .never)) { client in
+            try await Clients.with(try Clients.make(tls: RegistryClient.Configuration.TLS(insecureSkipVerify: true), plainHTTP: .never)) { client in
                 try await Upload.image(client, ref, image)
                 try await compareRemoteManifest(client, ref, image)
             }
-            try await Clients.with(try Clients.make(tls: TLSOptions(caFiles: [ca]), plainHTTP: .never)) { client in
+            try await Clients.with(try Clients.make(tls: RegistryClient.Configuration.TLS(caFiles: [ca]), plainHTTP: .never)) { client in
                 try await compareRemoteManifest(client, ref, image)
             }
         }
     }
 
     func testUnreadableCAFileIsAnInvalidArgument() throws {
-        XCTAssertThrowsError(try Clients.make(tls: TLSOptions(caFiles: ["/nonexistent/ca.pem"]))) { error in
+        XCTAssertThrowsError(try Clients.make(tls: RegistryClient.Configuration.TLS(caFiles: ["/nonexistent/ca.pem"]))) { error in
             guard case RegistryError.invalidArgument(let why)? = error as? RegistryError else {
                 return XCTFail("expected RegistryError.invalidArgument, got \(error)")
             }

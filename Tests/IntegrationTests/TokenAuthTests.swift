@@ -62,7 +62,7 @@ final class TokenAuthTests: XCTestCase {
                 let repo = client.registry.repository(try Reference(parsing: ref))
                 let (descriptor, _) = try await repo.fetchManifest("v1")
                 XCTAssertEqual(descriptor, image.descriptor)
-                try await withThrowingTaskGroup(of: (Digest, [UInt8]).self) { group in
+                try await withThrowingTaskGroup(of: (OCIDigest, [UInt8]).self) { group in
                     for blob in image.manifest.blobs {
                         group.addTask { (blob.digest, try await repo.fetchAll(blob, limit: 1 << 20)) }
                     }
@@ -136,7 +136,7 @@ final class TokenAuthTests: XCTestCase {
         try await TestRegistry.withRegistry(.tlsToken) { registry in
             let tokenServer = try XCTUnwrap(registry.tokenServer)
             XCTAssertTrue(tokenServer.realm.hasPrefix("http://"), tokenServer.realm)
-            let tls = TLSOptions(caFiles: [registry.caCertificatePath ?? ""])
+            let tls = RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""])
             let user = try XCTUnwrap(registry.username)
             let image = try TestImage.make(config: Bytes.utf8("{\"realm\":\"http\"}"), layers: [Bytes.random(4096)])
             let target = "\(registry.host)/tls/realm:v1"

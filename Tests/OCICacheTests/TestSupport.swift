@@ -78,12 +78,12 @@ func slowStream(_ bytes: [UInt8], chunkSize: Int, delay: Duration) -> ByteStream
 
 /// An upstream that serves fixed content per digest and counts downloads.
 final class CountingUpstream: Sendable {
-    let content: Locked<[Digest: [UInt8]]>
-    let calls = Locked([Digest: Int]())
+    let content: Locked<[OCIDigest: [UInt8]]>
+    let calls = Locked([OCIDigest: Int]())
     let chunkSize: Int
     let delay: Duration?
 
-    init(_ content: [Digest: [UInt8]] = [:], chunkSize: Int = 1 << 20, delay: Duration? = nil) {
+    init(_ content: [OCIDigest: [UInt8]] = [:], chunkSize: Int = 1 << 20, delay: Duration? = nil) {
         self.content = Locked(content)
         self.chunkSize = chunkSize
         self.delay = delay

@@ -16,7 +16,7 @@ final class LayoutCopyGraphTests: XCTestCase {
         let source = await image.memoryStore()
         let layout = try OCILayoutStore(path: tmp.sub("layout"))
 
-        try await copyGraph(from: source, to: layout, root: image.index)
+        try await OCI.copyGraph(from: source, to: layout, root: image.index)
         try await layout.tag(image.index, as: "multi")
         XCTAssertEqual(listing(layout.path + "/blobs/sha256").count, image.blobs.count)
         for (digest, bytes) in image.blobs {
@@ -25,7 +25,7 @@ final class LayoutCopyGraphTests: XCTestCase {
 
         // Copying again skips everything.
         let events = EventLog()
-        try await copyGraph(from: source, to: layout, root: image.index,
+        try await OCI.copyGraph(from: source, to: layout, root: image.index,
                             options: CopyOptions(onEvent: { events.append($0) }))
         XCTAssertEqual(events.count, 1, "the existing root is skipped with its whole subgraph")
 
@@ -34,7 +34,7 @@ final class LayoutCopyGraphTests: XCTestCase {
         let root = try await reopened.resolve("multi")
         XCTAssertEqual(root, image.index)
         let destination = MemoryStore()
-        try await copyGraph(from: reopened, to: destination, root: root)
+        try await OCI.copyGraph(from: reopened, to: destination, root: root)
         let count = await destination.count
         XCTAssertEqual(count, image.blobs.count)
         for (digest, bytes) in image.blobs {

@@ -21,7 +21,7 @@ final class LayoutIndexFileTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/blobs/sha256", withIntermediateDirectories: true)
         try Data(#"{"imageLayoutVersion": "1.0.0", "x-extra": 1}"#.utf8).write(to: URL(fileURLWithPath: dir + "/oci-layout"))
         let manifestBytes = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.utf8)
-        let existing = Digest.of(manifestBytes)
+        let existing = OCIDigest.of(manifestBytes)
         try Data(manifestBytes).write(to: URL(fileURLWithPath: dir + "/blobs/sha256/" + existing.encoded))
         let indexJSON = """
         {

@@ -182,7 +182,7 @@ final class LayoutStoreTests: XCTestCase {
         guard case OCILayoutError.invalidDigest? = badDigest as? OCILayoutError else {
             return XCTFail("\(String(describing: badDigest))")
         }
-        let absent = await asyncError { try await store.resolve(Digest.of([1, 2, 3]).description) }
+        let absent = await asyncError { try await store.resolve(OCIDigest.of([1, 2, 3]).description) }
         guard case ContentError.notFound? = absent as? ContentError else { return XCTFail("\(String(describing: absent))") }
     }
 

@@ -102,7 +102,7 @@ final class LayoutVerificationTests: XCTestCase {
             return XCTFail("\(String(describing: error))")
         }
         XCTAssertEqual(expected, descriptor.digest)
-        XCTAssertEqual(actual, Digest.of(tampered))
+        XCTAssertEqual(actual, OCIDigest.of(tampered))
 
         // A blob of the wrong size fails at once.
         try Data(bytes.prefix(10)).write(to: URL(fileURLWithPath: path))
@@ -117,8 +117,8 @@ final class LayoutVerificationTests: XCTestCase {
     }
 
     func testOtherAlgorithms() async throws {
-        for algorithm in [Digest.Algorithm.sha384, .sha512] {
-            let digest = Digest.of(bytes, algorithm: algorithm)
+        for algorithm in [OCIDigest.Algorithm.sha384, .sha512] {
+            let digest = OCIDigest.of(bytes, algorithm: algorithm)
             let d = Descriptor(mediaType: "application/octet-stream", digest: digest, size: Int64(bytes.count))
             try await store.push(d, content: ByteStream(bytes: bytes))
             XCTAssertEqual(store.blobPath(for: digest), store.path + "/blobs/\(algorithm.rawValue)/\(digest.encoded)")

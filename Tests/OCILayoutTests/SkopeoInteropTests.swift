@@ -49,7 +49,7 @@ final class SkopeoInteropTests: XCTestCase {
         let source = await image.memoryStore()
         let dir = tmp.sub("ours")
         let store = try OCILayoutStore(path: dir)
-        try await copyGraph(from: source, to: store, root: image.index)
+        try await OCI.copyGraph(from: source, to: store, root: image.index)
         try await store.tag(image.index, as: "multi")
         try await store.tag(image.manifests[0], as: "single")
 
@@ -84,7 +84,7 @@ final class SkopeoInteropTests: XCTestCase {
         let one = try await reader.resolve("one")
         XCTAssertEqual(one.digest, image.manifests[0].digest)
         let copy = MemoryStore()
-        try await copyGraph(from: reader, to: copy, root: root)
+        try await OCI.copyGraph(from: reader, to: copy, root: root)
         for (digest, bytes) in image.blobs {
             let copied = await copy.bytes(for: digest)
             XCTAssertEqual(copied, bytes, "\(digest)")

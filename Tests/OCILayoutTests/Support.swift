@@ -101,7 +101,7 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
 /// A small multi-platform image: per platform a config and two gzip layers (one shared), a manifest, and an
 /// index over both manifests.
 struct TestImage {
-    var blobs: [Digest: [UInt8]] = [:]
+    var blobs: [OCIDigest: [UInt8]] = [:]
     var manifests: [Descriptor] = []
     var index: Descriptor
     var indexBytes: [UInt8]
@@ -109,7 +109,7 @@ struct TestImage {
     func bytes(_ d: Descriptor) -> [UInt8] { blobs[d.digest] ?? [] }
 
     static func make() throws -> TestImage {
-        var blobs: [Digest: [UInt8]] = [:]
+        var blobs: [OCIDigest: [UInt8]] = [:]
         func add(_ bytes: [UInt8], _ mediaType: String) -> Descriptor {
             let d = Descriptor.of(bytes, mediaType: mediaType)
             blobs[d.digest] = bytes
@@ -122,7 +122,7 @@ struct TestImage {
             let ownTar = pseudoRandomBytes(count: 70_000 + i, seed: UInt64(10 + i))
             let own = add(gzipStored(ownTar), MediaType.ociLayerGzip)
             let config = """
-            {"architecture":"\(arch)","os":"linux","rootfs":{"type":"layers","diff_ids":["\(Digest.of(sharedTar))","\(Digest.of(ownTar))"]}}
+            {"architecture":"\(arch)","os":"linux","rootfs":{"type":"layers","diff_ids":["\(OCIDigest.of(sharedTar))","\(OCIDigest.of(ownTar))"]}}
             """
             let configDesc = add(Array(config.utf8), MediaType.ociConfig)
             let manifest = Manifest(config: configDesc, layers: [shared, own])
@@ -130,7 +130,7 @@ struct TestImage {
             m.platform = Platform(architecture: arch, os: "linux")
             manifests.append(m)
         }
-        let indexBytes = try JSONCoding.encode(Index(manifests: manifests))
+        let indexBytes = try JSONCoding.encode(ImageIndex(manifests: manifests))
         let index = add(indexBytes, MediaType.ociIndex)
         return TestImage(blobs: blobs, manifests: manifests, index: index, indexBytes: indexBytes)
     }

@@ -139,7 +139,7 @@ final class OCIHelpersTests: XCTestCase {
     }
 
     func testLayersWithDigest() {
-        let one = Digest.of(Array("one".utf8)).description
+        let one = OCIDigest.of(Array("one".utf8)).description
         XCTAssertEqual(OCIHelpers.layers(withDigest: one, in: layers), [layers[0], layers[3]], "every match, in order")
         XCTAssertEqual(OCIHelpers.layers(withDigest: layers[1].digest.description, in: layers), [layers[1]])
         XCTAssertEqual(OCIHelpers.layers(withDigest: Vectors.sha512, in: layers), [])
@@ -156,7 +156,7 @@ final class OCIHelpersTests: XCTestCase {
         let (desc, bytes) = try OCIHelpers.descriptor(for: m)
         XCTAssertEqual(m.schemaVersion, 0, "the argument is not changed")
         XCTAssertEqual(desc.mediaType, MediaType.ociManifest)
-        XCTAssertEqual(desc.digest, Digest.of(bytes))
+        XCTAssertEqual(desc.digest, OCIDigest.of(bytes))
         XCTAssertEqual(desc.digest.algorithm, .sha256)
         XCTAssertEqual(desc.size, Int64(bytes.count))
         XCTAssertNil(desc.annotations)

@@ -4,7 +4,7 @@ import OCISpec
 
 /// F2: `name`, `description` (Go `RefSpec.Name()` / `String()`), copies keep the digest value (Go `DeepCopy` bug).
 final class ReferenceAccessorTests: XCTestCase {
-    let digest = try! Digest(parsing: digest64)
+    let digest = try! OCIDigest(parsing: digest64)
 
     func testNameAndDescription() throws {
         let rows: [(input: String, name: String, description: String, manifestReference: String?)] = [
@@ -47,7 +47,7 @@ final class ReferenceAccessorTests: XCTestCase {
         let pinned = tagged.withDigest(digest)
         XCTAssertEqual(pinned.digest, digest)
         XCTAssertEqual(pinned.digest?.description, digest64, "not the hash of the digest string (Go DeepCopy bug)")
-        XCTAssertNotEqual(pinned.digest, Digest.of(Array(digest64.utf8)))
+        XCTAssertNotEqual(pinned.digest, OCIDigest.of(Array(digest64.utf8)))
         XCTAssertNil(pinned.tag)
         XCTAssertEqual(pinned.host, "example.com")
         XCTAssertEqual(pinned.repository, "repo")
@@ -86,13 +86,13 @@ final class ReferenceAccessorTests: XCTestCase {
         }
         XCTAssertEqual(Reference(host: "registry-1.docker.io", repository: "library/x").endpointHost, "registry-1.docker.io")
         XCTAssertEqual(Reference(host: "Docker.IO", repository: "library/x").endpointHost, "registry-1.docker.io")
-        XCTAssertEqual(Reference.dockerHubHost, "index.docker.io")
-        XCTAssertEqual(Reference.dockerHubEndpoint, "registry-1.docker.io")
+        XCTAssertEqual(DockerHub.canonicalHost, "index.docker.io")
+        XCTAssertEqual(DockerHub.apiHost, "registry-1.docker.io")
         for h in ["docker.io", "index.docker.io", "registry-1.docker.io", "INDEX.DOCKER.IO"] {
-            XCTAssertTrue(Reference.isDockerHub(h), h)
+            XCTAssertTrue(DockerHub.isDockerHub(h), h)
         }
         for h in ["docker.io:443", "hub.docker.com", "example.com", "mydocker.io", ""] {
-            XCTAssertFalse(Reference.isDockerHub(h), h)
+            XCTAssertFalse(DockerHub.isDockerHub(h), h)
         }
     }
 

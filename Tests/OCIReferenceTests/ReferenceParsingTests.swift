@@ -60,7 +60,7 @@ final class ReferenceParsingTests: XCTestCase {
             // localhost is a registry host even without a dot or port.
             Row("localhost/foo", "localhost", "foo", tag: "latest"),
             Row("localhost:5000/foo:1", "localhost:5000", "foo", tag: "1"),
-            // Digest references: the tag is nil; with both, only the digest is kept.
+            // OCIDigest references: the tag is nil; with both, only the digest is kept.
             Row("host:5000/a/b@\(digest64)", "host:5000", "a/b", digest: digest64),
             Row("host/a:t@\(digest64)", "index.docker.io", "host/a", digest: digest64),
             Row("host.example.com/a:t@\(digest64)", "host.example.com", "a", digest: digest64),

@@ -90,7 +90,7 @@ final class ArtifactTests: XCTestCase {
             XCTAssertEqual(manifestPuts.filter { $0.hasSuffix("/manifests/v1") }.count, 1, "the tag is written once")
             for put in manifestPuts.dropLast() { XCTAssertTrue(put.contains("/manifests/sha256:"), put) }
 
-            let index = try JSONCoding.decode(Index.self, from: try XCTUnwrap(fake.state.withLock { $0.manifests["v1"]?.bytes }))
+            let index = try JSONCoding.decode(ImageIndex.self, from: try XCTUnwrap(fake.state.withLock { $0.manifests["v1"]?.bytes }))
             XCTAssertEqual(index.mediaType, MediaType.ociIndex)
             XCTAssertEqual(index.annotations, ["index": "yes"])
             XCTAssertEqual(index.manifests.map(\.platform), [Platform(architecture: "amd64", os: "linux"),
@@ -105,7 +105,7 @@ final class ArtifactTests: XCTestCase {
         let client = try artifactClient()
         defer { Task { try? await client.shutdown() } }
         let manifest = Manifest(config: EmptyJSON.descriptor, layers: [])
-        let wrong = Digest.of(Array("something else".utf8))
+        let wrong = OCIDigest.of(Array("something else".utf8))
         do {
             try await client.pushOCIArtifact("127.0.0.1:9/repo@\(wrong)",
                                              artifact: .manifest(OCIArtifactManifest(descriptor: EmptyJSON.descriptor, data: manifest)),
@@ -197,7 +197,7 @@ final class ArtifactTests: XCTestCase {
             defer { Task { try? await client.shutdown() } }
             let store = MemoryStore()
             let layer = await store.push(bytes: Array("only a layer".utf8), mediaType: "text/plain")
-            let manifest = Manifest(config: Descriptor(mediaType: "application/vnd.acme.config", digest: Digest.of([UInt8]()), size: 0),
+            let manifest = Manifest(config: Descriptor(mediaType: "application/vnd.acme.config", digest: OCIDigest.of([UInt8]()), size: 0),
                                     layers: [layer])
             let ref = "\(registry.host)/empty-config/artifact:v1"
             try await client.pushOCIArtifact(ref, artifact: .manifest(OCIArtifactManifest(descriptor: EmptyJSON.descriptor, data: manifest)),
@@ -226,7 +226,7 @@ final class ArtifactTests: XCTestCase {
                 OCIArtifactManifest(descriptor: artifactEntry(platform: "linux/arm64"), data: image),
             ])), store: FetcherStore(store))
             let (inner, _) = try await client.getRawManifest("\(repo):inner")
-            let outer = try JSONCoding.encode(Index(manifests: [inner]))
+            let outer = try JSONCoding.encode(ImageIndex(manifests: [inner]))
             let outerDescriptor = Descriptor.of(outer, mediaType: MediaType.ociIndex)
             try await client.pushRawManifest("\(repo):outer", descriptor: outerDescriptor, bytes: outer, store: nil)
             do {

@@ -10,7 +10,7 @@ import XCTest
 /// A fetcher that counts fetches per digest and can be slowed down.
 final class CountingFetcher: ContentFetcher, @unchecked Sendable {
     let base: any ContentFetcher
-    let counts = Locked<[Digest: Int]>([:])
+    let counts = Locked<[OCIDigest: Int]>([:])
     let delayPerChunk: Duration?
 
     init(_ base: any ContentFetcher, delayPerChunk: Duration? = nil) {
@@ -53,7 +53,7 @@ final class CopyTests: XCTestCase {
             d.platform = Platform(architecture: "arch\(i)", os: "linux")
             children.append(d)
         }
-        let index = try JSONCoding.encode(Index(manifests: children))
+        let index = try JSONCoding.encode(ImageIndex(manifests: children))
         let root = await store.push(bytes: index, mediaType: MediaType.ociIndex)
         try await store.tag(root, as: "v1")
         return root
@@ -65,14 +65,14 @@ final class CopyTests: XCTestCase {
         let root = try await makeImage(in: source, platforms: 5)
         let counting = CountingFetcher(source)
         let destination = MemoryStore()
-        try await copyGraph(from: counting, to: destination, root: root, options: CopyOptions(concurrency: 4))
+        try await OCI.copyGraph(from: counting, to: destination, root: root, options: CopyOptions(concurrency: 4))
         XCTAssertTrue(counting.counts.withLock { $0.values.allSatisfy { $0 == 1 } }, "\(counting.counts.withLock { $0 })")
         let count = await destination.count
         XCTAssertEqual(count, 1 + 5 * 3 + 1)
 
         let again = CountingFetcher(source)
         let skipped = Locked(0)
-        try await copyGraph(from: again, to: destination, root: root, options: CopyOptions(onEvent: { event in
+        try await OCI.copyGraph(from: again, to: destination, root: root, options: CopyOptions(onEvent: { event in
             if case .skipped = event { skipped.withLock { $0 += 1 } }
         }))
         XCTAssertTrue(again.counts.withLock { $0.isEmpty })
@@ -89,7 +89,7 @@ final class CopyTests: XCTestCase {
         let slow = CountingFetcher(source, delayPerChunk: .milliseconds(20))
         let started = Locked(false)
         let task = Task {
-            try await copyGraph(from: slow, to: layout, root: root, options: CopyOptions(concurrency: 2, onEvent: { event in
+            try await OCI.copyGraph(from: slow, to: layout, root: root, options: CopyOptions(concurrency: 2, onEvent: { event in
                 if case .started = event { started.withLock { $0 = true } }
             }))
         }
@@ -102,9 +102,9 @@ final class CopyTests: XCTestCase {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: blobsDir)) ?? [] {
             XCTAssertFalse(name.hasPrefix("."), "temporary file left behind: \(name)")
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: blobsDir + "/" + name)))
-            XCTAssertEqual(Digest.of(bytes).encoded, name)
+            XCTAssertEqual(OCIDigest.of(bytes).encoded, name)
         }
-        _ = try await copy(from: source, reference: "v1", to: layout, tag: "v1")
+        _ = try await OCI.copy(from: source, reference: "v1", to: layout, tag: "v1")
         let resolved = try await layout.resolve("v1")
         XCTAssertEqual(resolved.digest, root.digest)
     }
@@ -114,13 +114,13 @@ final class CopyTests: XCTestCase {
         let source = MemoryStore()
         _ = try await makeImage(in: source, platforms: 3)
         let destination = MemoryStore()
-        let result = try await copy(from: source, reference: "v1", to: destination, tag: "one",
+        let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "one",
                                     platform: Platform(architecture: "arch1", os: "linux"))
         XCTAssertEqual(result.root.mediaType, MediaType.ociManifest)
         let count = await destination.count
         XCTAssertEqual(count, 4)  // manifest, config, shared layer, own layer
         do {
-            _ = try await copy(from: source, reference: "v1", to: destination, tag: nil, platform: Platform(architecture: "s390x", os: "linux"))
+            _ = try await OCI.copy(from: source, reference: "v1", to: destination, tag: nil, platform: Platform(architecture: "s390x", os: "linux"))
             XCTFail("expected not found")
         } catch let error as ContentError {
             XCTAssertTrue(error.description.contains("available"), error.description)
@@ -151,7 +151,7 @@ final class CopyTests: XCTestCase {
             }) { server, client in
                 let destination = client.repository(host: server.host, name: "dst", access: .push)
                 let options = CopyOptions(mountFrom: { _ in ["src"] })
-                let result = try await copy(from: source, reference: "v1", to: destination, tag: "v1", options: options)
+                let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "v1", options: options)
                 XCTAssertEqual(result.mounted, 0, "\(refusal)")
                 XCTAssertEqual(result.copied, 3, "\(refusal)")
                 for blob in [layer, config] {

@@ -7,9 +7,9 @@ import OCISync
 import OCITesting
 
 /// Settings for tests: fast retries, plain HTTP to the loopback fake.
-func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClientConfiguration {
-    RegistryClientConfiguration(credentials: credentials,
-                                retry: RetryPolicy(maxAttempts: 4, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(50)),
+func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClient.Configuration {
+    RegistryClient.Configuration(credentials: credentials,
+                                retry: RegistryClient.Configuration.Retry(maxAttempts: 4, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(50)),
                                 readTimeout: .seconds(5))
 }
 
@@ -49,11 +49,11 @@ final class FakeRegistry: Sendable {
             let ref = String(rest[r.upperBound...])
             if req.method == "PUT" {
                 let mt = req.headers["Content-Type"] ?? ""
-                let d = addManifest(req.body, mediaType: mt, tag: Digest(ref) == nil ? ref : nil)
+                let d = addManifest(req.body, mediaType: mt, tag: OCIDigest(ref) == nil ? ref : nil)
                 return FakeResponse(status: 201, headers: ["Docker-Content-Digest": d.digest.description])
             }
             guard let m = state.withLock({ $0.manifests[ref] }) else { return .registryError(404, code: "MANIFEST_UNKNOWN") }
-            let d = Digest.of(m.bytes)
+            let d = OCIDigest.of(m.bytes)
             return FakeResponse(status: 200, headers: ["Content-Type": m.mediaType, "Docker-Content-Digest": d.description],
                                 body: req.method == "HEAD" ? [] : m.bytes)
         }
@@ -77,7 +77,7 @@ final class FakeRegistry: Sendable {
 
 /// Starts a fake server whose handler is `handler`, runs `body` with a client for it, and stops both.
 func withFake<T: Sendable>(
-    configuration: RegistryClientConfiguration = testConfiguration(),
+    configuration: RegistryClient.Configuration = testConfiguration(),
     _ handler: @escaping @Sendable (FakeRequest) async -> FakeResponse,
     _ body: (FakeHTTPServer, RegistryClient) async throws -> T
 ) async throws -> T {

@@ -5,7 +5,7 @@ import OCIContent
 import OCICredentials
 import OCILayout
 import OCIReference
-@testable import OCIRegistry
+@_spi(Parsers) @testable import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
@@ -48,7 +48,7 @@ final class HostileRegistryTests: XCTestCase {
             // Into an OCI layout: the whole pull fails on the bad layer; no blob, no temp file, no index entry.
             let layout = try OCILayoutStore(path: dirs.layout)
             await assertThrows("copy to layout", {
-                _ = try await OCIContent.copy(from: repo, reference: "v1", to: layout, tag: "v1")
+                _ = try await OCI.copy(from: repo, reference: "v1", to: layout, tag: "v1")
             }) { isDigestMismatch($0) }
             let layerKept = try await layout.exists(layer)
             XCTAssertFalse(layerKept)
@@ -96,7 +96,7 @@ final class HostileRegistryTests: XCTestCase {
         }) { server, client in
             let repo = client.repository(host: server.host, name: "app")
             let layout = try OCILayoutStore(path: dirs.layout)
-            _ = try await OCIContent.copy(from: repo, reference: "v1", to: layout, tag: "v1")
+            _ = try await OCI.copy(from: repo, reference: "v1", to: layout, tag: "v1")
             let stored = try await layout.fetchAll(layer, limit: 1 << 20)
             XCTAssertTrue(stored == image.layers[0], "the resumed blob differs")
             let ranges = registryRequests(server).compactMap { $0.headers["Range"] }
@@ -120,7 +120,7 @@ final class HostileRegistryTests: XCTestCase {
         }) { server, client in
             let layout = try OCILayoutStore(path: dirs.layout)
             await assertThrows("copy", {
-                _ = try await OCIContent.copy(from: client.repository(host: server.host, name: "app"), reference: "v1",
+                _ = try await OCI.copy(from: client.repository(host: server.host, name: "app"), reference: "v1",
                                               to: layout, tag: "v1")
             }) { error in
                 if case RegistryError.invalidResponse = error { return true }
@@ -139,7 +139,7 @@ final class HostileRegistryTests: XCTestCase {
     // A blob of declared size whose body never ends: the size overrun fails the stream at once (memory stays
     // at one chunk), and nothing is written.
     func testEndlessBlobOfDeclaredSizeFailsWithASizeOverrun() async throws {
-        let declared = Descriptor(mediaType: "application/octet-stream", digest: Digest.of([1, 2, 3]), size: 1000)
+        let declared = Descriptor(mediaType: "application/octet-stream", digest: OCIDigest.of([1, 2, 3]), size: 1000)
         let dirs = try HostileDirs()
         defer { dirs.remove() }
         try await withFake({ req in
@@ -164,7 +164,7 @@ final class HostileRegistryTests: XCTestCase {
     // ends must still end in a typed error: the client must bound what it reads by the response's
     // Content-Length (absent here: chunked) or the blob's size from a HEAD, not stream forever to disk.
     func testEndlessBlobOfUnknownSizeIsBounded() async throws {
-        let unknown = Descriptor(mediaType: "application/octet-stream", digest: Digest.of([1, 2, 3]), size: -1)
+        let unknown = Descriptor(mediaType: "application/octet-stream", digest: OCIDigest.of([1, 2, 3]), size: -1)
         let limit = 64 << 20
         try await withFake({ req in
             if req.path == "/v2/" { return .json(200, "{}") }
@@ -305,7 +305,7 @@ final class HostileRegistryTests: XCTestCase {
             try await withFake({ serve(fake, $0) }) { server, client in
                 let layout = try OCILayoutStore(path: dirs.layout)
                 await assertThrows(name, {
-                    _ = try await OCIContent.copy(from: client.repository(host: server.host, name: "app"), reference: "v1",
+                    _ = try await OCI.copy(from: client.repository(host: server.host, name: "app"), reference: "v1",
                                                   to: layout, tag: "v1")
                 }) { error in
                     guard case SpecError.invalidJSON(let why) = error else { return false }
@@ -324,7 +324,7 @@ final class HostileRegistryTests: XCTestCase {
     // Arrays are bounded by the 4 MiB document limit: an index of ~20,000 entries under the limit decodes; the
     // same sent without Content-Length and over the limit is refused.
     func testHugeArraysAreBoundedByTheDocumentLimit() async throws {
-        let entry = #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(Digest.of([1]))","size":1}"#
+        let entry = #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(OCIDigest.of([1]))","size":1}"#
         func index(_ count: Int) -> [UInt8] {
             Array((#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":["#
                 + Array(repeating: entry, count: count).joined(separator: ",") + "]}").utf8)
@@ -879,7 +879,7 @@ extension HostileRegistryTests {
                 XCTAssertEqual(try? Reference(parsing: reference.description, defaultTag: nil), reference, name)
                 if let tag = reference.tag { XCTAssertTrue(Reference.isValidTag(tag), name) }
             }
-            if let digest = Digest(text) { XCTAssertEqual(digest.description, text, name) }
+            if let digest = OCIDigest(text) { XCTAssertEqual(digest.description, text, name) }
         }
         for (name, bytes) in inputs("FuzzManifest") {
             for mediaType in [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerSchema1SignedManifest, ""] {

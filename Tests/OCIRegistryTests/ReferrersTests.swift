@@ -102,12 +102,12 @@ final class ReferrersTests: XCTestCase {
         let fake = FakeRegistry()
         let child = fake.addManifest(try JSONCoding.encode(Manifest(config: EmptyJSON.descriptor, layers: [])),
                                      mediaType: MediaType.ociManifest)
-        let subjectBytes = try JSONCoding.encode(Index(manifests: [child]))
+        let subjectBytes = try JSONCoding.encode(ImageIndex(manifests: [child]))
         let subject = fake.addManifest(subjectBytes, mediaType: MediaType.ociIndex)
         let fallbackTag = RemoteRepository.referrersTag(for: subject.digest)
         var referrer = child
         referrer.artifactType = "application/vnd.example.sig"
-        let fallbackIndex = try JSONCoding.encode(Index(manifests: [referrer]))
+        let fallbackIndex = try JSONCoding.encode(ImageIndex(manifests: [referrer]))
 
         // GitLab: the tag is the subject.
         try await withFake({ req in

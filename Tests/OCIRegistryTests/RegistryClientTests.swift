@@ -4,7 +4,7 @@ import OCIClient
 import OCIContent
 import OCICredentials
 import OCIReference
-import OCIRegistry
+@_spi(Parsers) import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
@@ -98,16 +98,16 @@ final class RegistryClientTests: XCTestCase {
                                     body: req.method == "HEAD" ? [] : manifest)
             }
             if req.path.hasPrefix("/v2/r/manifests/sha256:") { return .registryError(404, code: "MANIFEST_UNKNOWN") }
-            if req.path == "/v2/r/blobs/\(Digest.of(blob))" { return FakeResponse(status: 200, headers: ["Content-Length": "4"]) }
+            if req.path == "/v2/r/blobs/\(OCIDigest.of(blob))" { return FakeResponse(status: 200, headers: ["Content-Length": "4"]) }
             return .status(404)
         }) { server, client in
             let repo = client.repository(host: server.host, name: "r")
             let d = try await repo.resolve("v1")
-            XCTAssertEqual(d.digest, Digest.of(manifest))
+            XCTAssertEqual(d.digest, OCIDigest.of(manifest))
             XCTAssertEqual(d.size, Int64(manifest.count))
             XCTAssertEqual(d.mediaType, MediaType.ociManifest)
-            let b = try await repo.resolve(Digest.of(blob).description)
-            XCTAssertEqual(b.digest, Digest.of(blob))
+            let b = try await repo.resolve(OCIDigest.of(blob).description)
+            XCTAssertEqual(b.digest, OCIDigest.of(blob))
             XCTAssertEqual(b.size, 4)
         }
     }
@@ -206,7 +206,7 @@ final class RegistryClientTests: XCTestCase {
             if req.path == "/v2/" { return .json(200, "{}") }
             if req.method == "HEAD" { return .status(404) }
             if req.method == "POST" { return FakeResponse(status: 202, headers: ["Location": "/v2/up/1"]) }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": Digest.of(Array("other".utf8)).description])
+            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": OCIDigest.of(Array("other".utf8)).description])
         }) { server, client in
             let bytes = Array("mine".utf8)
             do {
@@ -250,7 +250,7 @@ final class RegistryClientTests: XCTestCase {
             for blob in try JSONCoding.decode(Manifest.self, from: bytes).blobs {
                 _ = try await repo.fetchAll(blob)
             }
-            XCTAssertEqual(d.digest, Digest.of(manifest))
+            XCTAssertEqual(d.digest, OCIDigest.of(manifest))
             let counters = await client.requestCounters(host: server.host)
             XCTAssertEqual(counters.pings, 1)
             XCTAssertEqual(counters.tokens, 1)
@@ -426,7 +426,7 @@ final class RegistryClientTests: XCTestCase {
                                 ("plain", nil)] {
             try await withFake({ req in
                 if req.path == "/v2/" { return .json(200, "{}") }
-                var headers = [("Content-Type", MediaType.ociManifest), ("Docker-Content-Digest", Digest.of(manifest).description)]
+                var headers = [("Content-Type", MediaType.ociManifest), ("Docker-Content-Digest", OCIDigest.of(manifest).description)]
                 switch tag {
                 case "v1":
                     headers += [("RateLimit-Limit", "100;w=21600"), ("RateLimit-Remaining", "5;w=21600"),

@@ -11,8 +11,7 @@ import OCISync
 import OCITesting
 import XCTest
 
-/// swift-crypto has a `Digest` protocol too.
-private typealias Digest = OCISpec.Digest
+/// swift-crypto has a `OCIDigest` protocol too.
 
 /// F25: Docker schema1 → OCI conversion (Go tests V1 and V2, the Go bugs 21–26, and a real schema1 registry).
 final class Schema1ConversionTests: XCTestCase {
@@ -45,7 +44,7 @@ final class Schema1ConversionTests: XCTestCase {
         let history = [History(), History()]
         let (descriptor, bytes) = try Schema1Converter.makeConfig(manifest, diffIDs: diffIDs, history: history)
         XCTAssertEqual(descriptor.mediaType, MediaType.ociConfig)
-        XCTAssertEqual(descriptor.digest, Digest.of(bytes))
+        XCTAssertEqual(descriptor.digest, OCIDigest.of(bytes))
         XCTAssertEqual(descriptor.size, Int64(bytes.count))
 
         let config = try JSONDecoder().decode(S1Image.self, from: Data(bytes))
@@ -66,13 +65,13 @@ final class Schema1ConversionTests: XCTestCase {
         let layer0 = Array("v1_layer_0".utf8), layer1 = Array("v1_layer_1".utf8), layer2 = Array("v1_layer_2".utf8)
         let compressed0 = try s1Gzip(layer0, level: 9)
         let blobs: [String: [UInt8]] = [
-            "/v2/my-repo/blobs/\(Digest.of(compressed0))": compressed0,
-            "/v2/my-repo/blobs/\(Digest.of(layer1))": layer1,
-            "/v2/my-repo/blobs/\(Digest.of(layer2))": layer2,
+            "/v2/my-repo/blobs/\(OCIDigest.of(compressed0))": compressed0,
+            "/v2/my-repo/blobs/\(OCIDigest.of(layer1))": layer1,
+            "/v2/my-repo/blobs/\(OCIDigest.of(layer2))": layer2,
         ]
         let manifest = V1Manifest(fsLayers: [
-            .init(blobSum: Digest.of(compressed0)), .init(blobSum: Digest.of(layer1)),
-            .init(blobSum: Digest.of(layer2)), .init(blobSum: Digest.of([UInt8]())),
+            .init(blobSum: OCIDigest.of(compressed0)), .init(blobSum: OCIDigest.of(layer1)),
+            .init(blobSum: OCIDigest.of(layer2)), .init(blobSum: OCIDigest.of([UInt8]())),
         ], history: [
             .init(v1Compatibility: #"{"id": "v1_layer_0", "container_config": {"Env": ["MY_ENV=test-val"], "Cmd": ["echo", "v1_layer_0"], "Entrypoint": ["/my-entrypoint"]}, "architecture": "amd64", "os": "linux"}"#),
             .init(v1Compatibility: #"{"id": "v1_layer_1", "container_config": {"Cmd": ["echo", "v1_layer_1"]}, "throwAway": true}"#),
@@ -87,10 +86,10 @@ final class Schema1ConversionTests: XCTestCase {
             let repository = client.repository(host: server.host, name: "my-repo")
             let (layers, diffIDs, history) = try await Schema1Converter(fetcher: repository).parse(manifest)
             XCTAssertEqual(layers, [
-                Descriptor(mediaType: MediaType.ociLayer, digest: Digest.of(layer2), size: 10),
-                Descriptor(mediaType: MediaType.ociLayerGzip, digest: Digest.of(compressed0), size: Int64(compressed0.count)),
+                Descriptor(mediaType: MediaType.ociLayer, digest: OCIDigest.of(layer2), size: 10),
+                Descriptor(mediaType: MediaType.ociLayerGzip, digest: OCIDigest.of(compressed0), size: Int64(compressed0.count)),
             ])
-            XCTAssertEqual(diffIDs, [Digest.of(layer2), Digest.of(layer0)])
+            XCTAssertEqual(diffIDs, [OCIDigest.of(layer2), OCIDigest.of(layer0)])
             XCTAssertEqual(history, [
                 History(created: zeroTime, emptyLayer: true),
                 History(created: zeroTime, createdBy: "echo v1_layer_2"),
@@ -103,7 +102,7 @@ final class Schema1ConversionTests: XCTestCase {
             // Empty layers are never fetched.
             let fetched = registryRequests(server).map(\.path).filter { $0.contains("/blobs/") }
             XCTAssertEqual(Set(fetched), [
-                "/v2/my-repo/blobs/\(Digest.of(compressed0))", "/v2/my-repo/blobs/\(Digest.of(layer2))",
+                "/v2/my-repo/blobs/\(OCIDigest.of(compressed0))", "/v2/my-repo/blobs/\(OCIDigest.of(layer2))",
             ])
 
             // The whole conversion, with the results kept in a store.
@@ -113,8 +112,8 @@ final class Schema1ConversionTests: XCTestCase {
             XCTAssertEqual(result.layers, layers)
             XCTAssertEqual(result.diffIDs, diffIDs)
             XCTAssertEqual(result.manifest.mediaType, MediaType.ociManifest)
-            XCTAssertEqual(result.manifest.digest, Digest.of(result.manifestBytes))
-            XCTAssertEqual(result.manifest.annotations?[Schema1Converter.sourceDigestAnnotation], Digest.of(payload).description)
+            XCTAssertEqual(result.manifest.digest, OCIDigest.of(result.manifestBytes))
+            XCTAssertEqual(result.manifest.annotations?[Schema1Converter.sourceDigestAnnotation], OCIDigest.of(payload).description)
             let decoded = try JSONCoding.decode(Manifest.self, from: result.manifestBytes)
             XCTAssertEqual(decoded, Manifest(schemaVersion: 2, mediaType: MediaType.ociManifest, config: result.config, layers: layers))
             let storedManifest = await cache.bytes(for: result.manifest.digest)
@@ -159,7 +158,7 @@ final class Schema1ConversionTests: XCTestCase {
             ("2016-06-08T02:29:31+00:00", "2016-06-08T02:29:31Z"),
             ("2016-06-08T04:29:31.5+02:00", "2016-06-08T04:29:31.5+02:00"),
         ] {
-            let v1 = V1Manifest(fsLayers: [.init(blobSum: Digest.of([UInt8]()))],
+            let v1 = V1Manifest(fsLayers: [.init(blobSum: OCIDigest.of([UInt8]()))],
                                 history: [.init(v1Compatibility: #"{"created":"\#(input)","throwaway":true}"#)])
             let (_, _, history) = try await Schema1Converter(fetcher: MemoryStore()).parse(v1)
             XCTAssertEqual(history.first?.created, expected, input)
@@ -187,7 +186,7 @@ final class Schema1ConversionTests: XCTestCase {
 
     func testMismatchedHistoryIsAnErrorNotACrash() async throws {
         let repository = MemoryStore()
-        let d = Digest.of(Array("x".utf8))
+        let d = OCIDigest.of(Array("x".utf8))
         for (layers, history) in [(2, 1), (1, 0), (0, 0), (1, 2)] {
             let v1 = V1Manifest(fsLayers: Array(repeating: .init(blobSum: d), count: layers),
                                 history: Array(repeating: .init(v1Compatibility: #"{"throwaway":true}"#), count: history))
@@ -209,7 +208,7 @@ final class Schema1ConversionTests: XCTestCase {
     }
 
     func testConfigDropsV1KeysInAnyCase() throws {
-        let v1 = V1Manifest(fsLayers: [.init(blobSum: Digest.of([UInt8]()))], history: [.init(v1Compatibility: """
+        let v1 = V1Manifest(fsLayers: [.init(blobSum: OCIDigest.of([UInt8]()))], history: [.init(v1Compatibility: """
             {"ID":"x","Parent":"p","size":3,"Parent_ID":"q","LAYER_ID":"r","throwAway":true,"History":[1],"RootFS":{},
              "os":"linux","big":12345678901234567890,"f":1.50,"s":"a<b>&c é","config":{"Cmd":["sh"],"Labels":null}}
             """)])
@@ -235,23 +234,23 @@ final class Schema1ConversionTests: XCTestCase {
                 let gz = try s1Gzip(content, level: level)
                 for chunkSize in [1 << 16, 7] where chunkSize > 7 || gz.count < 200_000 {
                     let info = try await Schema1Converter.inspectLayer(ByteStream(bytes: gz, chunkSize: chunkSize),
-                                                                      blobSum: Digest.of(gz))
+                                                                      blobSum: OCIDigest.of(gz))
                     XCTAssertEqual(info, Schema1LayerInfo(mediaType: MediaType.ociLayerGzip, size: Int64(gz.count),
-                                                          diffID: Digest.of(content)), "\(name) -\(level) /\(chunkSize)")
+                                                          diffID: OCIDigest.of(content)), "\(name) -\(level) /\(chunkSize)")
                 }
             }
         }
         // Several gzip members (pigz, concatenated files) decode as one stream.
         let a = Array("first member\n".utf8), b = compressible
         let members = try s1Gzip(a, level: 6) + s1Gzip(b, level: 1)
-        let info = try await Schema1Converter.inspectLayer(ByteStream(bytes: members, chunkSize: 1000), blobSum: Digest.of(members))
-        XCTAssertEqual(info.diffID, Digest.of(a + b))
+        let info = try await Schema1Converter.inspectLayer(ByteStream(bytes: members, chunkSize: 1000), blobSum: OCIDigest.of(members))
+        XCTAssertEqual(info.diffID, OCIDigest.of(a + b))
         // Uncompressed and zstd.
-        let plain = try await Schema1Converter.inspectLayer(ByteStream(bytes: random, chunkSize: 3), blobSum: Digest.of(random))
-        XCTAssertEqual(plain, Schema1LayerInfo(mediaType: MediaType.ociLayer, size: Int64(random.count), diffID: Digest.of(random)))
+        let plain = try await Schema1Converter.inspectLayer(ByteStream(bytes: random, chunkSize: 3), blobSum: OCIDigest.of(random))
+        XCTAssertEqual(plain, Schema1LayerInfo(mediaType: MediaType.ociLayer, size: Int64(random.count), diffID: OCIDigest.of(random)))
         let zstd: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0, 0, 0]
         do {
-            _ = try await Schema1Converter.inspectLayer(ByteStream(bytes: zstd), blobSum: Digest.of(zstd))
+            _ = try await Schema1Converter.inspectLayer(ByteStream(bytes: zstd), blobSum: OCIDigest.of(zstd))
             XCTFail("zstd cannot be decompressed here")
         } catch let error as Schema1ConversionError {
             guard case .unsupportedCompression(_, "zstd") = error else { return XCTFail("\(error)") }
@@ -271,7 +270,7 @@ final class Schema1ConversionTests: XCTestCase {
         let trailing = gz + [0, 0, 0]
         for (name, bytes) in [("flipped", flipped), ("crc", badCRC), ("truncated", truncated), ("trailing", trailing)] {
             do {
-                _ = try await Schema1Converter.inspectLayer(ByteStream(bytes: bytes, chunkSize: 333), blobSum: Digest.of(bytes))
+                _ = try await Schema1Converter.inspectLayer(ByteStream(bytes: bytes, chunkSize: 333), blobSum: OCIDigest.of(bytes))
                 XCTFail("\(name) must fail")
             } catch let error as Schema1ConversionError {
                 guard case .corruptLayer = error else { return XCTFail("\(name): \(error)") }
@@ -285,13 +284,13 @@ final class Schema1ConversionTests: XCTestCase {
             if req.path == "/v2/" { return .json(200, "{}") }
             return FakeResponse(status: 200, body: other)  // wrong content for every blob
         }) { server, client in
-            let v1 = V1Manifest(fsLayers: [.init(blobSum: Digest.of(layer))], history: [.init(v1Compatibility: "{}")])
+            let v1 = V1Manifest(fsLayers: [.init(blobSum: OCIDigest.of(layer))], history: [.init(v1Compatibility: "{}")])
             do {
                 _ = try await Schema1Converter(fetcher: client.repository(host: server.host, name: "r")).parse(v1)
                 XCTFail("a blob with the wrong content must fail")
             } catch let error as Schema1ConversionError {
                 guard case .layerFetchFailed(let blobSum, let underlying) = error else { return XCTFail("\(error)") }
-                XCTAssertEqual(blobSum, Digest.of(layer))
+                XCTAssertEqual(blobSum, OCIDigest.of(layer))
                 XCTAssertTrue("\(underlying)".contains("digest mismatch"), "\(underlying)")
             }
         }
@@ -314,7 +313,7 @@ final class Schema1ConversionTests: XCTestCase {
             for blob in [gzA, tarB] {
                 try await repository.push(Descriptor.of(blob, mediaType: "application/octet-stream"), content: ByteStream(bytes: blob))
             }
-            let dA = Digest.of(gzA), dB = Digest.of(tarB)
+            let dA = OCIDigest.of(gzA), dB = OCIDigest.of(tarB)
             // Top first: B (newest, carries the config), A thrown away, B again (a duplicate), A (the base).
             let history: [String] = [
                 ##"{"id":"4","parent":"3","created":"2016-06-08T02:29:31.064236500Z","author":"someone","architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["PATH=/bin"]},"container_config":{"Cmd":["/bin/sh","-c","#(nop) CMD [\"sh\"]"]},"throwaway":false}"##,
@@ -330,7 +329,7 @@ final class Schema1ConversionTests: XCTestCase {
             let (second, secondBytes) = try await repository.fetchManifest("v1")
             XCTAssertEqual(first.mediaType, MediaType.dockerSchema1SignedManifest)
             XCTAssertNotEqual(firstBytes, secondBytes)
-            XCTAssertEqual(first.digest, Digest.of(payload))
+            XCTAssertEqual(first.digest, OCIDigest.of(payload))
             XCTAssertEqual(second.digest, first.digest)
             XCTAssertEqual(Schema1.payload(of: secondBytes), payload)
             let byDigest = try await repository.fetchManifest(first.digest.description)
@@ -345,7 +344,7 @@ final class Schema1ConversionTests: XCTestCase {
                 Descriptor(mediaType: MediaType.ociLayer, digest: dB, size: Int64(tarB.count)),
                 Descriptor(mediaType: MediaType.ociLayer, digest: dB, size: Int64(tarB.count)),
             ])
-            XCTAssertEqual(result.diffIDs, [Digest.of(tarA), dB, dB])
+            XCTAssertEqual(result.diffIDs, [OCIDigest.of(tarA), dB, dB])
             XCTAssertEqual(result.history, [
                 History(created: "2016-06-08T02:29:28Z", createdBy: "/bin/sh -c add a", comment: "base"),
                 History(created: "2016-06-08T02:29:29Z", createdBy: "/bin/sh -c add c"),
@@ -356,7 +355,7 @@ final class Schema1ConversionTests: XCTestCase {
             XCTAssertEqual(config.architecture, "amd64")
             XCTAssertEqual(config.os, "linux")
             XCTAssertEqual(config.config, S1Image.Config(Cmd: ["sh"], Env: ["PATH=/bin"]))
-            XCTAssertEqual(config.rootfs.diffIDs, [Digest.of(tarA), dB, dB].map(\.description))
+            XCTAssertEqual(config.rootfs.diffIDs, [OCIDigest.of(tarA), dB, dB].map(\.description))
             let keys = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.configBytes)) as? [String: Any]).keys
             XCTAssertEqual(Set(keys), ["architecture", "author", "config", "container_config", "created", "history", "os", "rootfs"])
             let cachedManifest = await cache.bytes(for: result.manifest.digest)
@@ -383,23 +382,23 @@ final class Schema1ConversionTests: XCTestCase {
             let layer = Array("plain layer".utf8)
             let repository = client.registry.repository(try Reference(parsing: ref), access: .push)
             try await repository.push(Descriptor.of(layer, mediaType: "application/octet-stream"), content: ByteStream(bytes: layer))
-            let (signed, payload) = try S1Signer().sign(name: name, tag: "v1", blobSums: [Digest.of(layer)],
+            let (signed, payload) = try S1Signer().sign(name: name, tag: "v1", blobSums: [OCIDigest.of(layer)],
                                                          history: [#"{"id":"1","os":"linux","architecture":"arm64"}"#])
             try await repository.pushManifest(signed, mediaType: MediaType.dockerSchema1SignedManifest, reference: "v1")
             let (descriptor, bytes) = try await client.getRawManifest(ref)
             try XCTSkipIf(MediaType.isSchema1(descriptor.mediaType),
                           "getRawManifest does not convert schema1 yet (Client.swift wiring pending)")
             XCTAssertEqual(descriptor.mediaType, MediaType.ociManifest)
-            XCTAssertEqual(descriptor.digest, Digest.of(bytes))
-            XCTAssertEqual(descriptor.annotations?[Schema1Converter.sourceDigestAnnotation], Digest.of(payload).description)
+            XCTAssertEqual(descriptor.digest, OCIDigest.of(bytes))
+            XCTAssertEqual(descriptor.annotations?[Schema1Converter.sourceDigestAnnotation], OCIDigest.of(payload).description)
             let manifest = try JSONCoding.decode(Manifest.self, from: bytes)
-            XCTAssertEqual(manifest.layers, [Descriptor(mediaType: MediaType.ociLayer, digest: Digest.of(layer), size: Int64(layer.count))])
+            XCTAssertEqual(manifest.layers, [Descriptor(mediaType: MediaType.ociLayer, digest: OCIDigest.of(layer), size: Int64(layer.count))])
             let fetchedManifest = Locked<[UInt8]>([])
             try await client.fetch(ref, descriptor: descriptor) { chunk in fetchedManifest.withLock { $0 += chunk } }
             XCTAssertEqual(fetchedManifest.current, bytes)
             let fetchedConfig = Locked<[UInt8]>([])
             try await client.fetch(ref, descriptor: manifest.config) { chunk in fetchedConfig.withLock { $0 += chunk } }
-            XCTAssertEqual(Digest.of(fetchedConfig.current), manifest.config.digest)
+            XCTAssertEqual(OCIDigest.of(fetchedConfig.current), manifest.config.digest)
             let converted = try await client.getManifest(ref)
             XCTAssertEqual(converted, manifest)
         }
@@ -430,11 +429,11 @@ extension Schema1ConversionTests {
                     try await repository.push(Descriptor.of(blob, mediaType: "application/octet-stream"), content: ByteStream(bytes: blob))
                 }
                 let (signed, payload) = try S1Signer().sign(
-                    name: name, tag: "v1", blobSums: [Digest.of(plain), Digest.of(gz)],
+                    name: name, tag: "v1", blobSums: [OCIDigest.of(plain), OCIDigest.of(gz)],
                     history: [#"{"id":"2","parent":"1","os":"linux","architecture":"amd64","config":{"Cmd":["sh"]}}"#,
                               #"{"id":"1","os":"linux","architecture":"amd64"}"#])
                 try await repository.pushManifest(signed, mediaType: MediaType.dockerSchema1SignedManifest, reference: "v1")
-                let schema1Digest = Digest.of(payload)
+                let schema1Digest = OCIDigest.of(payload)
 
                 // Refused and not converted: the registry's own error.
                 do {
@@ -453,13 +452,13 @@ extension Schema1ConversionTests {
                 XCTAssertEqual(stored.digest, result.root.digest)
                 XCTAssertEqual(stored.mediaType, MediaType.ociManifest)
                 let manifest = try JSONCoding.decode(Manifest.self, from: storedBytes)
-                XCTAssertEqual(manifest.layers.map(\.digest), [Digest.of(gz), Digest.of(plain)])
+                XCTAssertEqual(manifest.layers.map(\.digest), [OCIDigest.of(gz), OCIDigest.of(plain)])
                 for blob in manifest.blobs {
                     let exists = try await target.exists(blob)
                     XCTAssertTrue(exists, "\(blob.digest) missing at the destination")
                 }
                 let config = try await target.fetchAll(manifest.config)
-                XCTAssertEqual(Digest.of(config), manifest.config.digest)
+                XCTAssertEqual(OCIDigest.of(config), manifest.config.digest)
                 if FileManager.default.isExecutableFile(atPath: "/usr/bin/skopeo") {
                     let raw = try s1Run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(modern.host)/s1/auto:v1"])
                     XCTAssertEqual(raw, storedBytes, "skopeo reads other bytes")
@@ -483,7 +482,7 @@ extension Schema1ConversionTests {
                     let there = client.registry.repository(try Reference(parsing: "\(other.host)/s1/moved:v1"))
                     let (descriptor, _) = try await there.fetchManifest("v1")
                     XCTAssertEqual(descriptor.digest, schema1Digest)
-                    let layer = try await there.fetchAll(Descriptor(mediaType: MediaType.dockerLayerGzip, digest: Digest.of(gz),
+                    let layer = try await there.fetchAll(Descriptor(mediaType: MediaType.dockerLayerGzip, digest: OCIDigest.of(gz),
                                                                     size: Int64(gz.count)), limit: 1 << 20)
                     XCTAssertEqual(layer, gz)
                 }
@@ -553,7 +552,7 @@ private struct S1Random: RandomNumberGenerator {
     }
 }
 
-private func s1Digest(_ s: String) -> Digest { Digest.of(Array(s.utf8)) }
+private func s1Digest(_ s: String) -> OCIDigest { OCIDigest.of(Array(s.utf8)) }
 
 private func s1Client() throws -> OCIClient {
     var options = OCIClientOptions()
@@ -610,7 +609,7 @@ private struct S1Signer {
     let key = P256.Signing.PrivateKey()
 
     /// Returns the signed manifest and its payload. `blobSums` and `history` are top (newest) first.
-    func sign(name: String, tag: String, blobSums: [Digest], history: [String]) throws -> (signed: [UInt8], payload: [UInt8]) {
+    func sign(name: String, tag: String, blobSums: [OCIDigest], history: [String]) throws -> (signed: [UInt8], payload: [UInt8]) {
         let document: [String: Any] = [
             "schemaVersion": 1, "name": name, "tag": tag, "architecture": "amd64",
             "fsLayers": blobSums.map { ["blobSum": $0.description] },

@@ -55,7 +55,7 @@ final class ChunkedFakeRegistry: Sendable {
             case "PUT":
                 if s.failMonolithicPut && !req.body.isEmpty { return .status(500) }
                 data.append(contentsOf: req.body)
-                let digest = Digest.of(data).description
+                let digest = OCIDigest.of(data).description
                 guard digest == req.queryValue("digest") else { return .registryError(400, code: "DIGEST_INVALID") }
                 s.blobs[digest] = data
                 s.sessions[id] = nil
@@ -72,9 +72,9 @@ final class UploadTests: XCTestCase {
         (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
     }
 
-    private func chunkedConfig(threshold: Int64, chunk: Int64) -> RegistryClientConfiguration {
+    private func chunkedConfig(threshold: Int64, chunk: Int64) -> RegistryClient.Configuration {
         var c = testConfiguration()
-        c.upload = UploadPolicy(chunkedThreshold: threshold, chunkSize: chunk)
+        c.upload = RegistryClient.Configuration.Upload(chunkedThreshold: threshold, chunkSize: chunk)
         return c
     }
 

@@ -198,7 +198,7 @@ final class DescriptorCodingTests: XCTestCase {
         XCTAssertFalse(text.contains("annotations"))
     }
 
-    // MARK: Index
+    // MARK: ImageIndex
 
     func testIndexDecodesPlatformsAndUnknownFields() throws {
         let json = """
@@ -217,7 +217,7 @@ final class DescriptorCodingTests: XCTestCase {
           "future": [{}]
         }
         """
-        let i = try JSONCoding.decode(Index.self, from: bytes(json))
+        let i = try JSONCoding.decode(ImageIndex.self, from: bytes(json))
         XCTAssertEqual(i.schemaVersion, 2)
         XCTAssertEqual(i.mediaType, MediaType.dockerManifestList)
         XCTAssertEqual(i.manifests.count, 2)
@@ -227,17 +227,17 @@ final class DescriptorCodingTests: XCTestCase {
         XCTAssertEqual(i.annotations, ["k": "v"])
         XCTAssertEqual(i.artifactType, "application/x")
         XCTAssertEqual(i.subject?.digest.description, configDigest)
-        XCTAssertEqual(try JSONCoding.decode(Index.self, from: try JSONCoding.encode(i)), i)
+        XCTAssertEqual(try JSONCoding.decode(ImageIndex.self, from: try JSONCoding.encode(i)), i)
     }
 
     func testIndexDefaultsAndEncoding() throws {
-        let empty = try JSONCoding.decode(Index.self, from: bytes("{}"))
+        let empty = try JSONCoding.decode(ImageIndex.self, from: bytes("{}"))
         XCTAssertEqual(empty.schemaVersion, 0)
         XCTAssertEqual(empty.manifests, [])
         XCTAssertNil(empty.mediaType)
         XCTAssertNil(empty.subject)
 
-        let i = Index(manifests: [EmptyJSON.descriptor])
+        let i = ImageIndex(manifests: [EmptyJSON.descriptor])
         XCTAssertEqual(string(try JSONCoding.encode(i)),
                        #"{"manifests":[{"digest":"\#(configDigest)","mediaType":"application/vnd.oci.empty.v1+json","size":2}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}"#)
     }

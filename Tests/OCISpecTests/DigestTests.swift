@@ -2,35 +2,35 @@ import Foundation
 import XCTest
 import OCISpec
 
-/// `Digest` parsing, hashing vectors, `DigestHasher`, Codable.
+/// `OCIDigest` parsing, hashing vectors, `DigestHasher`, Codable.
 final class DigestTests: XCTestCase {
     let hex64 = String(repeating: "0123456789abcdef", count: 4)
     let hex96 = String(repeating: "0123456789abcdef", count: 6)
     let hex128 = String(repeating: "0123456789abcdef", count: 8)
 
     func testParsesValidDigests() throws {
-        let rows: [(String, Digest.Algorithm, String)] = [
+        let rows: [(String, OCIDigest.Algorithm, String)] = [
             ("sha256:" + hex64, .sha256, hex64),
             ("sha384:" + hex96, .sha384, hex96),
             ("sha512:" + hex128, .sha512, hex128),
             (Vectors.sha256Empty, .sha256, String(Vectors.sha256Empty.dropFirst(7))),
         ]
         for (input, alg, encoded) in rows {
-            let d = try Digest(parsing: input)
+            let d = try OCIDigest(parsing: input)
             XCTAssertEqual(d.algorithm, alg, input)
             XCTAssertEqual(d.encoded, encoded, input)
             XCTAssertEqual(d.description, input, input)
             XCTAssertEqual(d.string, input, input)
             XCTAssertEqual("\(d)", input, input)
-            XCTAssertEqual(Digest(input), d, input)
+            XCTAssertEqual(OCIDigest(input), d, input)
         }
     }
 
     func testAlgorithmHexLengths() {
-        XCTAssertEqual(Digest.Algorithm.sha256.hexLength, 64)
-        XCTAssertEqual(Digest.Algorithm.sha384.hexLength, 96)
-        XCTAssertEqual(Digest.Algorithm.sha512.hexLength, 128)
-        XCTAssertEqual(Set(Digest.Algorithm.allCases.map(\.rawValue)), ["sha256", "sha384", "sha512"])
+        XCTAssertEqual(OCIDigest.Algorithm.sha256.hexLength, 64)
+        XCTAssertEqual(OCIDigest.Algorithm.sha384.hexLength, 96)
+        XCTAssertEqual(OCIDigest.Algorithm.sha512.hexLength, 128)
+        XCTAssertEqual(Set(OCIDigest.Algorithm.allCases.map(\.rawValue)), ["sha256", "sha384", "sha512"])
     }
 
     func testParsingErrorsAreTyped() {
@@ -58,8 +58,8 @@ final class DigestTests: XCTestCase {
             ("sha256:" + String(hex64.dropLast()) + "ａ", .invalidEncoding("sha256:" + String(hex64.dropLast()) + "ａ")),
         ]
         for (input, expected) in rows {
-            assertThrows(expected, "input \(input.debugDescription)") { () throws(DigestError) in try Digest(parsing: input) }
-            XCTAssertNil(Digest(input), input)
+            assertThrows(expected, "input \(input.debugDescription)") { () throws(DigestError) in try OCIDigest(parsing: input) }
+            XCTAssertNil(OCIDigest(input), input)
         }
     }
 
@@ -70,24 +70,24 @@ final class DigestTests: XCTestCase {
     }
 
     func testKnownVectors() {
-        XCTAssertEqual(Digest.of([UInt8]()).description, Vectors.sha256Empty)
-        XCTAssertEqual(Digest.of(bytes("{}")).description, Vectors.sha256EmptyJSON)
-        XCTAssertEqual(Digest.of(bytes("abc")).description, Vectors.sha256ABC)
-        XCTAssertEqual(Digest.of(bytes("abc"), algorithm: .sha256).description, Vectors.sha256ABC)
-        XCTAssertEqual(Digest.of(bytes("abc"), algorithm: .sha384).description, Vectors.sha384ABC)
-        XCTAssertEqual(Digest.of(bytes("abc"), algorithm: .sha512).description, Vectors.sha512ABC)
-        XCTAssertEqual(Digest.of([UInt8](), algorithm: .sha384).description, Vectors.sha384Empty)
-        XCTAssertEqual(Digest.of([UInt8](), algorithm: .sha512).description, Vectors.sha512Empty)
+        XCTAssertEqual(OCIDigest.of([UInt8]()).description, Vectors.sha256Empty)
+        XCTAssertEqual(OCIDigest.of(bytes("{}")).description, Vectors.sha256EmptyJSON)
+        XCTAssertEqual(OCIDigest.of(bytes("abc")).description, Vectors.sha256ABC)
+        XCTAssertEqual(OCIDigest.of(bytes("abc"), algorithm: .sha256).description, Vectors.sha256ABC)
+        XCTAssertEqual(OCIDigest.of(bytes("abc"), algorithm: .sha384).description, Vectors.sha384ABC)
+        XCTAssertEqual(OCIDigest.of(bytes("abc"), algorithm: .sha512).description, Vectors.sha512ABC)
+        XCTAssertEqual(OCIDigest.of([UInt8](), algorithm: .sha384).description, Vectors.sha384Empty)
+        XCTAssertEqual(OCIDigest.of([UInt8](), algorithm: .sha512).description, Vectors.sha512Empty)
         // Any byte sequence works, not only arrays.
-        XCTAssertEqual(Digest.of("The quick brown fox jumps over the lazy dog".utf8).description, Vectors.sha256Fox)
-        XCTAssertEqual(Digest.of(bytes("xabcx").dropFirst().dropLast()).description, Vectors.sha256ABC)
+        XCTAssertEqual(OCIDigest.of("The quick brown fox jumps over the lazy dog".utf8).description, Vectors.sha256Fox)
+        XCTAssertEqual(OCIDigest.of(bytes("xabcx").dropFirst().dropLast()).description, Vectors.sha256ABC)
     }
 
     func testHasherIncrementalEqualsOneShot() {
         let data: [UInt8] = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let chunkings: [[Int]] = [[10_000], [1, 0, 4095, 4096, 1808], [0, 0, 10_000], Array(repeating: 100, count: 100)]
-        for alg in Digest.Algorithm.allCases {
-            let expected = Digest.of(data, algorithm: alg)
+        for alg in OCIDigest.Algorithm.allCases {
+            let expected = OCIDigest.of(data, algorithm: alg)
             XCTAssertEqual(expected.algorithm, alg)
             XCTAssertEqual(expected.encoded.utf8.count, alg.hexLength)
             for chunks in chunkings {
@@ -118,7 +118,7 @@ final class DigestTests: XCTestCase {
         XCTAssertEqual(h.count, 0)
         XCTAssertEqual(h.finalize().description, Vectors.sha256Empty)
         h.update(bytes("ab"))
-        XCTAssertEqual(h.finalize(), Digest.of(bytes("ab")))
+        XCTAssertEqual(h.finalize(), OCIDigest.of(bytes("ab")))
         h.update(bytes("c"))
         XCTAssertEqual(h.count, 3)
         XCTAssertEqual(h.finalize().description, Vectors.sha256ABC)
@@ -127,12 +127,12 @@ final class DigestTests: XCTestCase {
         var copy = h
         copy.update(bytes("d"))
         XCTAssertEqual(h.finalize().description, Vectors.sha256ABC)
-        XCTAssertEqual(copy.finalize(), Digest.of(bytes("abcd")))
+        XCTAssertEqual(copy.finalize(), OCIDigest.of(bytes("abcd")))
     }
 
     func testEqualityHashingAndOrdering() throws {
-        let a = try Digest(parsing: "sha256:" + hex64)
-        let b = try Digest(parsing: "sha256:" + hex64)
+        let a = try OCIDigest(parsing: "sha256:" + hex64)
+        let b = try OCIDigest(parsing: "sha256:" + hex64)
         XCTAssertEqual(a, b)
         XCTAssertEqual(Set([a, b]).count, 1)
         let sorted = [Vectors.sha512ABC, Vectors.sha256Empty, Vectors.sha256ABC, Vectors.sha384ABC].map(Vectors.digest).sorted()
@@ -141,17 +141,17 @@ final class DigestTests: XCTestCase {
     }
 
     func testCodableRoundTrip() throws {
-        struct Box: Codable, Equatable { var d: Digest; var list: [Digest] }
+        struct Box: Codable, Equatable { var d: OCIDigest; var list: [OCIDigest] }
         let box = Box(d: Vectors.digest(Vectors.sha256ABC), list: [Vectors.digest(Vectors.sha384ABC), Vectors.digest(Vectors.sha512ABC)])
         let encoded = try JSONCoding.encode(box)
         XCTAssertEqual(string(encoded), #"{"d":"\#(Vectors.sha256ABC)","list":["\#(Vectors.sha384ABC)","\#(Vectors.sha512ABC)"]}"#)
         XCTAssertEqual(try JSONCoding.decode(Box.self, from: encoded), box)
         XCTAssertEqual(try JSONDecoder().decode(Box.self, from: Data(encoded)), box)
-        XCTAssertEqual(try JSONDecoder().decode(Digest.self, from: Data("\"\(Vectors.sha256Empty)\"".utf8)).description, Vectors.sha256Empty)
+        XCTAssertEqual(try JSONDecoder().decode(OCIDigest.self, from: Data("\"\(Vectors.sha256Empty)\"".utf8)).description, Vectors.sha256Empty)
     }
 
     func testDecodingRejectsInvalidDigests() {
-        struct Box: Decodable { var d: Digest }
+        struct Box: Decodable { var d: OCIDigest }
         for bad in ["\"sha256:ABC\"", "\"md5:d41d8cd98f00b204e9800998ecf8427e\"", "\"\"", "\"sha256:" + hex64.uppercased() + "\""] {
             let json = Data("{\"d\":\(bad)}".utf8)
             XCTAssertThrowsError(try JSONDecoder().decode(Box.self, from: json), bad) { error in

@@ -25,7 +25,7 @@ final class JSONCodingTests: XCTestCase {
             XCTAssertEqual(try JSONCoding.encode(a), first, "encoding twice gives the same bytes")
         }
         XCTAssertEqual(try JSONCoding.encode(b), first, "dictionary insertion order does not matter")
-        XCTAssertEqual(Digest.of(try JSONCoding.encode(b)), Digest.of(first))
+        XCTAssertEqual(OCIDigest.of(try JSONCoding.encode(b)), OCIDigest.of(first))
     }
 
     func testKeysAreSortedAndSlashesNotEscaped() throws {
@@ -91,7 +91,7 @@ final class JSONCodingTests: XCTestCase {
             let err = specError { () throws(SpecError) in try JSONCoding.decode(JSONValue.self, from: bytes(json)) }
             guard case .invalidJSON? = err else { return XCTFail("\(json.debugDescription): \(String(describing: err))") }
         }
-        let err = specError { () throws(SpecError) in try JSONCoding.decode(Index.self, from: bytes(#"{"manifests":[{"mediaType":1}]}"#)) }
+        let err = specError { () throws(SpecError) in try JSONCoding.decode(ImageIndex.self, from: bytes(#"{"manifests":[{"mediaType":1}]}"#)) }
         guard case .invalidJSON(let why)? = err else { return XCTFail("\(String(describing: err))") }
         XCTAssertTrue(why.contains("manifests"), why)
     }

@@ -69,7 +69,7 @@ final class Schema1PayloadTests: XCTestCase {
 
         let recovered = Schema1.payload(of: signed)
         XCTAssertEqual(recovered, original)
-        XCTAssertEqual(Digest.of(recovered), Digest.of(original), "the registry digest is over the payload")
+        XCTAssertEqual(OCIDigest.of(recovered), OCIDigest.of(original), "the registry digest is over the payload")
     }
 
     func testOtherTailsAndSeveralSignatures() {

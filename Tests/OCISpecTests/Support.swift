@@ -49,5 +49,5 @@ enum Vectors {
     static let sha512Empty = "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
     static let sha256Fox = "sha256:d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592"
 
-    static func digest(_ s: String) -> Digest { try! Digest(parsing: s) }
+    static func digest(_ s: String) -> OCIDigest { try! OCIDigest(parsing: s) }
 }

@@ -1,5 +1,5 @@
 import FuzzSupport
-import OCIRegistry
+@_spi(Parsers) import OCIRegistry
 
 /// `WWW-Authenticate` parsing: any header value gives zero or more challenges, never a crash or a hang;
 /// parameter names are lowercased (lookups such as `realm` are case-insensitive). The same input also goes

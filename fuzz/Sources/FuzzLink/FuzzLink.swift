@@ -1,6 +1,6 @@
 import Foundation
 import FuzzSupport
-import OCIRegistry
+@_spi(Parsers) import OCIRegistry
 
 /// `Link` header parsing for tag and catalog pagination: any header value gives nil or an absolute URL resolved
 /// against the request URL, never a crash or a hang.

@@ -31,11 +31,11 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     _ = try? JSONCoding.decode(JSONValue.self, from: bytes)
 
     // The bytes a signed schema1 manifest's digest is computed over: the first formatLength bytes plus the tail.
-    _ = Digest.of(Schema1.payload(of: bytes))
+    _ = OCIDigest.of(Schema1.payload(of: bytes))
     return 0
 }
 
-private func checkDigest(_ digest: Digest) {
+private func checkDigest(_ digest: OCIDigest) {
     Fuzz.check(digest.encoded.utf8.count == digest.algorithm.hexLength
                && digest.encoded.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) },
                "unsafe digest \(digest.description.debugDescription) accepted")

@@ -26,7 +26,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     _ = try? Reference(parsing: input, defaultTag: nil)
 
-    if let digest = Digest(input) {
+    if let digest = OCIDigest(input) {
         checkDigest(digest)
         Fuzz.check(digest.description == input, "digest \(input.debugDescription) prints as \(digest)")
     }
@@ -36,11 +36,11 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-private func checkDigest(_ digest: Digest) {
+private func checkDigest(_ digest: OCIDigest) {
     Fuzz.check(digest.encoded.utf8.count == digest.algorithm.hexLength, "digest \(digest) has the wrong length")
     Fuzz.check(digest.encoded.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) },
                "digest \(digest) is not lowercase hex")
-    Fuzz.check(Digest(digest.description) == digest, "digest \(digest) does not round-trip")
+    Fuzz.check(OCIDigest(digest.description) == digest, "digest \(digest) does not round-trip")
 }
 
 /// The entry point SwiftPM links as `main` (see Package.swift): libFuzzer's driver with `fuzz` as the target.

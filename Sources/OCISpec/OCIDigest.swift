@@ -2,9 +2,9 @@ import Crypto
 
 /// A content digest such as `sha256:6c3c…`: a registered algorithm and its lowercase hex encoding.
 ///
-/// A `Digest` is always valid: the initialiser rejects unknown algorithms, non-hex or uppercase encodings and wrong
+/// An `OCIDigest` is always valid: the initialiser rejects unknown algorithms, non-hex or uppercase encodings and wrong
 /// lengths, so a digest can safely become a file name (`blobs/sha256/<hex>`).
-public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+public struct OCIDigest: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
     /// The hash algorithms that digests may use.
     public enum Algorithm: String, Sendable, CaseIterable, Codable {
         case sha256, sha384, sha512
@@ -40,12 +40,12 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible, Comp
 
     /// Returns nil when `string` is not a valid digest.
     public init?(_ string: String) {
-        guard let d = try? Digest(parsing: string) else { return nil }
+        guard let d = try? OCIDigest(parsing: string) else { return nil }
         self = d
     }
 
     /// The digest of `bytes` with the given algorithm.
-    public static func of<Bytes: Sequence>(_ bytes: Bytes, algorithm: Algorithm = .sha256) -> Digest where Bytes.Element == UInt8 {
+    public static func of<Bytes: Sequence>(_ bytes: Bytes, algorithm: Algorithm = .sha256) -> OCIDigest where Bytes.Element == UInt8 {
         var hasher = DigestHasher(algorithm: algorithm)
         hasher.update(Array(bytes))
         return hasher.finalize()
@@ -55,13 +55,13 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible, Comp
     public var description: String { "\(algorithm.rawValue):\(encoded)" }
     public var string: String { description }
 
-    public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
+    public static func < (lhs: OCIDigest, rhs: OCIDigest) -> Bool { lhs.description < rhs.description }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let raw = try container.decode(String.self)
         do {
-            self = try Digest(parsing: raw)
+            self = try OCIDigest(parsing: raw)
         } catch {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
         }
@@ -102,7 +102,7 @@ public enum DigestError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Incrementally hashes content for a digest, for verification while streaming.
 public struct DigestHasher {
-    public typealias Algorithm = Digest.Algorithm
+    public typealias Algorithm = OCIDigest.Algorithm
     public let algorithm: Algorithm
     // One of these is set; updating an optional in place keeps the hash context uniquely referenced
     // (no copy per chunk).
@@ -112,7 +112,7 @@ public struct DigestHasher {
     /// The number of bytes hashed so far.
     public private(set) var count: Int64 = 0
 
-    public init(algorithm: Digest.Algorithm = .sha256) {
+    public init(algorithm: OCIDigest.Algorithm = .sha256) {
         self.algorithm = algorithm
         switch algorithm {
         case .sha256: sha256 = SHA256()
@@ -136,9 +136,13 @@ public struct DigestHasher {
         bytes.withUnsafeBytes { update($0) }
     }
 
-    public func finalize() -> Digest {
-        if let h = sha384 { return Digest(algorithm: .sha384, hashBytes: h.finalize()) }
-        if let h = sha512 { return Digest(algorithm: .sha512, hashBytes: h.finalize()) }
-        return Digest(algorithm: .sha256, hashBytes: (sha256 ?? SHA256()).finalize())
+    public func finalize() -> OCIDigest {
+        if let h = sha384 { return OCIDigest(algorithm: .sha384, hashBytes: h.finalize()) }
+        if let h = sha512 { return OCIDigest(algorithm: .sha512, hashBytes: h.finalize()) }
+        return OCIDigest(algorithm: .sha256, hashBytes: (sha256 ?? SHA256()).finalize())
     }
+}
+
+extension DigestError: OCIError {
+    public var kind: OCIErrorKind { .invalidArgument }
 }
