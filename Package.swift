@@ -12,7 +12,9 @@ let package = Package(
         .library(name: "OCILayout", targets: ["OCILayout"]),
         .library(name: "OCICache", targets: ["OCICache"]),
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
-        .library(name: "OCIClient", targets: ["OCIClient"]),
+        .library(name: "OCISchema1", targets: ["OCISchema1"]),
+        .library(name: "OCIKit", targets: ["OCIKit"]),
+        .library(name: "OCIGoCompat", targets: ["OCIGoCompat"]),
         .library(name: "OCITesting", targets: ["OCITesting"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
     ],
@@ -61,9 +63,19 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // The Go ociclient API on top of the registry client.
-        .target(name: "OCIClient", dependencies: [
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache",
+        // Docker schema1 manifests converted to OCI images (layers streamed through zlib for their diffIDs).
+        .target(name: "OCISchema1", dependencies: ["OCISync", "OCISpec", "OCIContent"]),
+        // The product users import: the verbs (copy, pull, push, inspect, tag) over any two targets, and
+        // OCIClient, which runs them by location string with one configuration and a scoped lifetime.
+        .target(name: "OCIKit", dependencies: [
+            "OCISync",
+            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache", "OCISchema1",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The Go ociclient API (Client, ExtendedClient, Store, GenericStore, Copy, helpers) over the verbs.
+        .target(name: "OCIGoCompat", dependencies: [
+            "OCISync",
+            "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache", "OCISchema1",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
@@ -78,12 +90,12 @@ let package = Package(
         ]),
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync",
-            "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIClient", "OCILayout", "OCICache",
+            "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIGoCompat", "OCILayout", "OCICache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
-        .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
+        .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIGoCompat", "OCIKit", "OCISchema1"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
         .testTarget(name: "OCICacheTests", dependencies: [
@@ -94,12 +106,12 @@ let package = Package(
         ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
             "OCISync",
-            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
+            "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "OCISync",
-            "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
+            "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,23 +1,34 @@
 import OCISpec
 import OCISync
 
-/// Options for `copyGraph`.
-public struct CopyOptions: Sendable {
+/// Options for `OCI.copyGraph`.
+public struct GraphCopyOptions: Sendable {
     /// How many blobs are transferred at once. Manifests do not wait for these slots, so small requests are
     /// never starved behind large blobs.
     public var concurrency: Int
     /// Repositories of the destination's registry that may hold a blob, tried as cross-repository mounts
-    /// before uploading (only when the destination is a `BlobMounter`).
+    /// before uploading (only when the destination is a `BlobMounter`). When nil, the destination's own
+    /// `mountSources` are tried.
     public var mountFrom: (@Sendable (Descriptor) -> [String])?
     /// Called for every event of the copy (from several tasks at once).
     public var onEvent: (@Sendable (CopyEvent) -> Void)?
+    /// A tag for the root manifest. A destination that is a `ManifestWriter` gets the root in one request under
+    /// this tag; others get it by digest, and the caller tags it (`GraphCopyOutcome.rootTagged` says which).
+    public var rootTag: String?
 
     public init(concurrency: Int = 4, mountFrom: (@Sendable (Descriptor) -> [String])? = nil,
-                onEvent: (@Sendable (CopyEvent) -> Void)? = nil) {
+                onEvent: (@Sendable (CopyEvent) -> Void)? = nil, rootTag: String? = nil) {
         self.concurrency = max(1, concurrency)
         self.mountFrom = mountFrom
         self.onEvent = onEvent
+        self.rootTag = rootTag
     }
+}
+
+/// What `OCI.copyGraph` did with the root.
+public struct GraphCopyOutcome: Sendable {
+    /// Whether the root was pushed under `GraphCopyOptions.rootTag` (so it needs no separate tagging).
+    public var rootTagged: Bool
 }
 
 /// What happened to one node during a copy.
@@ -38,12 +49,14 @@ public enum CopyEvent: Sendable {
 /// manifest's blobs exist before the manifest does. A node that already exists at the destination is skipped;
 /// for a manifest that exists, its whole subgraph is skipped. A node shared by several parents moves once.
 extension OCI {
+    @discardableResult
     public static func copyGraph(
         from source: any ContentFetcher, to destination: any ContentFetcher & ContentPusher,
-        root: Descriptor, options: CopyOptions = CopyOptions()
-    ) async throws {
-        let context = CopyContext(source: source, destination: destination, options: options)
+        root: Descriptor, options: GraphCopyOptions = GraphCopyOptions()
+    ) async throws -> GraphCopyOutcome {
+        let context = CopyContext(source: source, destination: destination, options: options, root: root.digest)
         try await context.copy(root)
+        return GraphCopyOutcome(rootTagged: context.rootTagged.current)
     }
 }
 
@@ -51,14 +64,18 @@ extension OCI {
 final class CopyContext: Sendable {
     let source: any ContentFetcher
     let destination: any ContentFetcher & ContentPusher
-    let options: CopyOptions
+    let options: GraphCopyOptions
     let tracker = CopyTracker()
     let blobSlots: ConcurrencyLimiter
+    let root: OCIDigest
+    let rootTagged = Locked(false)
 
-    init(source: any ContentFetcher, destination: any ContentFetcher & ContentPusher, options: CopyOptions) {
+    init(source: any ContentFetcher, destination: any ContentFetcher & ContentPusher, options: GraphCopyOptions,
+         root: OCIDigest) {
         self.source = source
         self.destination = destination
         self.options = options
+        self.root = root
         self.blobSlots = ConcurrencyLimiter(limit: options.concurrency)
     }
 
@@ -82,12 +99,18 @@ final class CopyContext: Sendable {
                 try await group.waitForAll()
             }
             emit?(.started(node))
-            try await destination.push(node, content: ByteStream(bytes: bytes))
+            if node.digest == root, let tag = options.rootTag, let writer = destination as? any ManifestWriter {
+                try await writer.pushManifest(bytes, mediaType: node.mediaType, reference: tag)
+                rootTagged.withLock { $0 = true }
+            } else {
+                try await destination.push(node, content: ByteStream(bytes: bytes))
+            }
             emit?(.copied(node))
             return
         }
         try await blobSlots.run {
-            if let mounter = self.destination as? any BlobMounter, let candidates = self.options.mountFrom?(node) {
+            if let mounter = self.destination as? any BlobMounter {
+                let candidates = self.options.mountFrom?(node) ?? mounter.mountSources
                 for repository in candidates {
                     // A mount is an optimisation: whatever the refusal (Harbor answers 401 without a challenge
                     // when the source project is missing, others 404 or 5xx), the blob is uploaded instead.

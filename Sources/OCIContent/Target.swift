@@ -48,8 +48,46 @@ public protocol ContentDeleter: Sendable {
 
 /// A store that can mount a blob from another repository of the same registry instead of uploading it.
 public protocol BlobMounter: Sendable {
+    /// The repositories this store was told it may mount from; the graph copy tries them for every blob when
+    /// its options name none. Declared once, where the store is made (its token scopes include them).
+    var mountSources: [String] { get }
     /// Tries to mount `descriptor` from `repository`; returns false when the registry wants an upload instead.
     func mount(_ descriptor: Descriptor, fromRepository repository: String) async throws -> Bool
+}
+
+/// A store that fetches a manifest by tag or digest in one request, bytes exactly as stored.
+public protocol ManifestReader: Sendable {
+    func fetchManifest(_ reference: String) async throws -> (descriptor: Descriptor, bytes: [UInt8])
+}
+
+/// A store that stores manifest bytes under a tag (or their digest, when `reference` is nil) in one request.
+public protocol ManifestWriter: Sendable {
+    @discardableResult
+    func pushManifest(_ bytes: [UInt8], mediaType: String, reference: String?) async throws -> Descriptor
+}
+
+/// A store that lists the manifests referring to a manifest (OCI 1.1 `subject`).
+public protocol ReferrerLister: Sendable {
+    func referrers(of subject: OCIDigest, artifactType: String?) async throws -> [Descriptor]
+}
+
+/// A store that is one repository of a registry. Verbs compare identities to tell a copy within one registry,
+/// where blobs can be mounted instead of moved.
+public protocol RegistryRepository: Sendable {
+    /// The host requests go to (with port).
+    var host: String { get }
+    /// The repository path.
+    var name: String { get }
+}
+
+extension ReadOnlyTarget {
+    /// A manifest's descriptor and exact bytes by tag or digest: one request where the store is a
+    /// `ManifestReader`, else a resolve and a verified fetch.
+    public func manifest(_ reference: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        if let reader = self as? any ManifestReader { return try await reader.fetchManifest(reference) }
+        let descriptor = try await resolve(reference)
+        return (descriptor, try await fetchAll(descriptor))
+    }
 }
 
 extension ContentFetcher {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OCICredentials
+import OCISpec
 
 /// When the client may speak plain HTTP to a registry.
 public enum PlainHTTPPolicy: Sendable, Hashable {
@@ -90,7 +91,7 @@ public struct Configuration: Sendable {
         plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLS = TLS(),
         credentials: (any CredentialSource)? = nil, retry: Retry = Retry(), upload: Upload = Upload(),
         connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
-        userAgent: String = "swift-ociclient/0.1", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
+        userAgent: String = "swift-ociclient/\(OCIPackageVersion.current)", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
         followsForeignURLs: Bool = false
     ) {
         self.plainHTTP = plainHTTP

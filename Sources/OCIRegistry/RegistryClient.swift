@@ -79,6 +79,19 @@ public final class RegistryClient: Sendable {
         return all.filter { $0 == trimmed || $0.hasPrefix(trimmed + "/") }
     }
 
+    /// Lists repositories under `HOST[/PREFIX]` as full names `HOST/REPO` (a scheme is ignored; the prefix
+    /// matches whole path segments, a bare host lists all).
+    public func repositories(under hostAndPrefix: String) async throws -> [String] {
+        var text = Substring(hostAndPrefix)
+        if let r = text.range(of: "://") { text = text[r.upperBound...] }
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let host = parts.first.map(String.init), !host.isEmpty else {
+            throw RegistryError.invalidArgument("expected HOST[/PREFIX], got \"\(hostAndPrefix)\"")
+        }
+        let prefix = parts.count > 1 ? String(parts[1]) : ""
+        return try await repositories(host: host, prefix: prefix).map { "\(host)/\($0)" }
+    }
+
     /// Ping and token counts for one host (diagnostics and tests).
     public func requestCounters(host: String) async -> (pings: Int, tokens: Int) {
         await registryHost(host).counters()

@@ -1,12 +1,10 @@
 import ArgumentParser
 import Foundation
 import OCICache
-import OCIClient
-import OCIContent
-import OCICredentials
-import OCIReference
-import OCIRegistry
-import OCISpec
+import OCIKit
+
+// Each command parses its arguments, calls one library verb and prints. Policies, loops and store-specific
+// code live in OCIKit.
 
 struct DescriptorOutput: Encodable {
     var mediaType: String
@@ -23,21 +21,13 @@ struct DescriptorOutput: Encodable {
     }
 }
 
-func parseReference(_ text: String, requireTagOrDigest: Bool = true) throws -> Reference {
-    let ref = try Reference(parsing: text, defaultTag: requireTagOrDigest ? "latest" : nil)
-    return ref
-}
-
 struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the digest, media type and size of a manifest.")
     @Argument(help: "The reference, e.g. registry.example.com/app:1.0") var reference: String
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let endpoint = try Endpoint(reference)
-        let descriptor = try await global.withClient { client in
-            try await endpoint.target(client).resolve(endpoint.reference ?? "latest")
-        }
+        let descriptor = try await global.withClient { try await $0.resolve(reference) }
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else {
             Output.line("\(descriptor.digest) \(descriptor.mediaType) \(descriptor.size)")
         }
@@ -80,10 +70,7 @@ struct ManifestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let endpoint = try Endpoint(reference)
-            let (_, bytes) = try await global.withClient { client in
-                try await fetchManifest(try endpoint.target(client), endpoint.reference ?? "latest")
-            }
+            let (_, bytes) = try await global.withClient { try await $0.manifest(reference) }
             try Output.write(bytes)
         }
     }
@@ -97,15 +84,11 @@ struct ManifestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let ref = try parseReference(reference)
             let bytes = try readSmallFile(file, limit: ContentLimits.maxManifestBytes)
             guard let mt = mediaType ?? ManifestDocument.sniffMediaType(bytes) else {
                 throw ValidationError("cannot tell the media type of \(file); pass --media-type")
             }
-            let descriptor = try await global.withClient { client in
-                try await client.registry.repository(ref, access: .push)
-                    .pushManifest(bytes, mediaType: mt, reference: ref.manifestReference)
-            }
+            let descriptor = try await global.withClient { try await $0.pushManifest(bytes, mediaType: mt, to: reference) }
             if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
         }
     }
@@ -119,13 +102,6 @@ func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
     return [UInt8](data)
 }
 
-/// Size and sha256 digest of a file, read in a streaming pass.
-func describeFile(_ path: String, mediaType: String) async throws -> Descriptor {
-    var hasher = DigestHasher()
-    for try await chunk in ByteStream(fileAt: path) { hasher.update(chunk) }
-    return Descriptor(mediaType: mediaType, digest: hasher.finalize(), size: hasher.count)
-}
-
 struct BlobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "blob", abstract: "Get or put blobs.",
                                                     subcommands: [Get.self, Put.self])
@@ -137,23 +113,8 @@ struct BlobCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let ref = try parseReference(reference)
-            guard let digest = ref.digest else { throw ValidationError("blob get needs REPO@DIGEST") }
-            let cache = try global.cache()
-            defer { cache?.close() }
             try await global.withClient { client in
-                let repo = client.registry.repository(ref)
-                let descriptor = Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1)
-                let stream: ByteStream
-                if let cache {
-                    // The cache needs the size: ask the registry.
-                    var sized = try await repo.resolve(digest.description)
-                    sized.mediaType = "application/octet-stream"
-                    let known = sized
-                    stream = try await cache.fetch(known, orDownload: { try await repo.fetch(known) })
-                } else {
-                    stream = try await repo.fetch(descriptor)
-                }
+                let stream = try await client.fetchBlob(reference)
                 if let output {
                     try await AtomicFileWriter.write(stream, to: output)
                 } else {
@@ -171,11 +132,7 @@ struct BlobCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let ref = try parseReference(repository, requireTagOrDigest: false)
-            let descriptor = try await describeFile(file, mediaType: mediaType)
-            try await global.withClient { client in
-                try await client.registry.repository(ref, access: .push).push(descriptor, source: .file(file))
-            }
+            let descriptor = try await global.withClient { try await $0.pushBlob(file: file, to: repository, mediaType: mediaType) }
             try Output.json(DescriptorOutput(descriptor))
         }
     }
@@ -192,62 +149,51 @@ struct Push: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let endpoint = try Endpoint(reference)
         guard !files.isEmpty else { throw ValidationError("push needs at least one file") }
-        var manifestAnnotations: [String: String] = [:]
+        var options = PushOptions(artifactType: artifactType)
         for a in annotations {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ValidationError("annotation \"\(a)\" is not KEY=VALUE") }
-            manifestAnnotations[String(a[..<eq])] = String(a[a.index(after: eq)...])
+            options.annotations[String(a[..<eq])] = String(a[a.index(after: eq)...])
         }
-        var layers: [Descriptor] = []
-        var paths: [OCIDigest: String] = [:]
-        for file in files {
-            var d = try await describeFile(file, mediaType: layerMediaType)
-            d.annotations = [Annotation.title: (file as NSString).lastPathComponent]
-            layers.append(d)
-            paths[d.digest] = file
-        }
-        var subjectDescriptor: Descriptor?
-        if let subject {
-            let subjectEndpoint = try Endpoint(subject)
-            subjectDescriptor = try await global.withClient { client in
-                try await subjectEndpoint.target(client).resolve(subjectEndpoint.reference ?? "latest").basic
-            }
-        }
-        let manifest = Manifest(artifactType: artifactType ?? "application/vnd.unknown.artifact.v1",
-                                config: EmptyJSON.descriptor, layers: layers, subject: subjectDescriptor,
-                                annotations: manifestAnnotations.isEmpty ? nil : manifestAnnotations)
-        let bytes = try JSONCoding.encode(manifest)
-        let blobPaths = paths
-        let concurrency = global.concurrency
+        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        options.onEvent = progress.handle
+        let toPush = files.map { FileToPush($0, mediaType: layerMediaType) }
         let descriptor = try await global.withClient { client in
-            let target = try endpoint.target(client, access: .push)
-            let md = Descriptor.of(bytes, mediaType: MediaType.ociManifest)
-            let limiter = ConcurrencyLimiter(limit: concurrency)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for blob in Set(manifest.blobs) {
-                    group.addTask {
-                        try await limiter.run {
-                            if try await target.exists(blob) { return }
-                            if blob.digest == EmptyJSON.digest {
-                                try await target.push(blob, source: .bytes(EmptyJSON.bytes))
-                            } else if let path = blobPaths[blob.digest] {
-                                try await target.push(blob, source: .file(path))
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            if let remote = target as? RemoteRepository {
-                try await remote.pushManifest(bytes, mediaType: MediaType.ociManifest, reference: endpoint.tag)
-            } else {
-                try await target.push(md, content: ByteStream(bytes: bytes))
-                if let tag = endpoint.tag { try await target.tag(md, as: tag) }
-            }
-            return md
+            var options = options
+            if let subject { options.subject = try await client.resolve(subject) }
+            return try await client.push(files: toPush, to: reference, options: options)
         }
+        progress.finish()
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line(descriptor.digest.description) }
+    }
+}
+
+struct Pull: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Download an image or artifact into a directory.",
+        discussion: """
+        Writes DIR/manifest.json (the manifest's exact bytes), DIR/config.json, and each layer under its title \
+        annotation's name when it has a safe one, else under DIR/blobs/ALG/HEX. For an index, DIR/index.json is \
+        written too and one platform's manifest is pulled (--platform, else linux/amd64, else the first).
+        """)
+    @Argument var reference: String
+    @Option(name: .shortAndLong, help: "The output directory.") var output: String
+    @Option(name: .customLong("platform"), help: "os/arch[/variant] to pull from an index.") var platform: String?
+    @OptionGroup var global: GlobalOptions
+
+    struct Summary: Encodable {
+        var reference: String
+        var digest: String
+        var files: [String]
+    }
+
+    func run() async throws {
+        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        let options = PullOptions(platform: try GlobalOptions.platform(platform), onEvent: progress.handle)
+        let result = try await global.withClient { try await $0.pull(reference, into: output, options: options) }
+        progress.finish()
+        let summary = Summary(reference: reference, digest: result.descriptor.digest.description, files: result.files)
+        if global.json { try Output.json(summary) } else { summary.files.forEach { Output.line($0) } }
     }
 }
 
@@ -255,7 +201,8 @@ struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Copy an image, index or artifact, byte for byte, between references.")
     @Argument var source: String
     @Argument var destination: String
-    @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]) of an index.") var platform: String?
+    @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]), a comma list of them, or all.")
+    var platform: String?
     @Flag(name: .customLong("referrers"), help: "Copy the manifests that refer to the copied one (OCI 1.1), too.") var referrers = false
     @Option(name: .customLong("schema1"),
             help: "A Docker schema1 source: auto (convert to OCI when the destination refuses schema1, and always into a layout), convert, or keep.")
@@ -268,58 +215,16 @@ struct Copy: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let wanted = try platform.map { text -> Platform in
-            guard let p = Platform(parsing: text) else { throw ValidationError("invalid platform \"\(text)\"; use os/arch[/variant]") }
-            return p
+        var platforms = PlatformSelection.all
+        if let platform {
+            guard let parsed = PlatformSelection(parsing: platform) else {
+                throw ValidationError("invalid platform \"\(platform)\"; use os/arch[/variant], a comma list, or all")
+            }
+            platforms = parsed
         }
         let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
-        let src = try Endpoint(source)
-        let dst = try Endpoint(destination)
-        let concurrency = global.concurrency
-        let withReferrers = referrers
-        let schema1Policy = schema1
-        let result = try await global.withClient { client -> CopyResult in
-            var result: CopyResult
-            if case .registry = src, case .registry = dst {
-                result = try await client.copy(from: source, to: destination, platform: wanted, schema1: schema1Policy,
-                                               onEvent: progress.handle)
-            } else {
-                let source = try src.target(client)
-                let root = try await source.resolve(src.reference ?? "latest")
-                let destinationTarget = try dst.target(client, access: .push)
-                let options = CopyOptions(concurrency: concurrency, onEvent: progress.handle)
-                if MediaType.isSchema1(root.mediaType) {
-                    // OCI layouts hold OCI images, addressed by the digest of their bytes; a signed schema1
-                    // manifest's digest is over its payload only. So a schema1 source goes in converted (as
-                    // skopeo does).
-                    guard schema1Policy != .keep, case .registry = src else {
-                        throw ValidationError("\(self.source) is a Docker schema1 manifest, which an OCI layout cannot hold as it is; use --schema1 convert (or auto)")
-                    }
-                    result = try await client.copyConvertingSchema1(from: self.source, root: root, to: destinationTarget,
-                                                                    tag: dst.tag, options: options)
-                } else {
-                    result = try await OCI.copy(from: source, root: root, to: destinationTarget, tag: dst.tag,
-                                                       platform: wanted, options: options)
-                }
-            }
-            if withReferrers {
-                guard let from = try src.target(client) as? RemoteRepository else {
-                    throw ValidationError("--referrers needs a registry source")
-                }
-                let to = try dst.target(client, access: .push)
-                var pending = [result.root.digest]
-                var seen: Set<OCIDigest> = []
-                while let subject = pending.popLast(), seen.count < 1000 {
-                    guard seen.insert(subject).inserted else { continue }
-                    for referrer in try await from.referrers(of: subject) {
-                        try await OCI.copyGraph(from: from, to: to, root: referrer.basic,
-                                            options: CopyOptions(concurrency: concurrency, onEvent: progress.handle))
-                        pending.append(referrer.digest)
-                    }
-                }
-            }
-            return result
-        }
+        let options = CopyOptions(onEvent: progress.handle, platforms: platforms, referrers: referrers, schema1: schema1)
+        let result = try await global.withClient { try await $0.copy(from: source, to: destination, options: options) }
         progress.finish()
         if global.json {
             try Output.json(Summary(source: source, destination: destination, digest: result.root.digest.description,
@@ -337,11 +242,7 @@ struct Tags: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let endpoint = try Endpoint(repository, defaultTag: nil)
-        let tags = try await global.withClient { client -> [String] in
-            if case .layout = endpoint, let lister = try endpoint.target(client) as? any TagLister { return try await lister.tags() }
-            return try await client.listTags(repository)
-        }
+        let tags = try await global.withClient { try await $0.tags(repository) }
         if global.json { try Output.json(tags) } else { tags.forEach { Output.line($0) } }
     }
 }
@@ -352,7 +253,7 @@ struct Repos: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let repos = try await global.withClient { client in try await client.listRepositories(registry) }
+        let repos = try await global.withClient { try await $0.registry.repositories(under: registry) }
         if global.json { try Output.json(repos) } else { repos.forEach { Output.line($0) } }
     }
 }
@@ -370,20 +271,9 @@ struct Login: AsyncParsableCommand {
         var password = String(decoding: input, as: UTF8.self)
         while password.hasSuffix("\n") || password.hasSuffix("\r") { password.removeLast() }
         guard !password.isEmpty else { throw ValidationError("empty password on stdin") }
-        let credential = Credential(username: username, password: password)
-        let keyring = Keyring()
-        _ = keyring.add(address: host, credential: credential)
-        let client = try RegistryClient(configuration: global.registryConfiguration(credentials: keyring))
-        do {
-            try await client.checkLogin(host: host)
-            try? await client.shutdown()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        let address = DockerHub.credentialKey(for: host)
-        let writer = DockerConfigWriter(path: global.registryConfigs.first)
-        _ = try writer.store(credential, for: address)
+        try await OCIClient.login(host: host, credential: Credential(username: username, password: password),
+                                  configFile: global.registryConfigs.first,
+                                  configuration: global.registryConfiguration(credentials: nil))
         if global.json { try Output.json(["host": host, "status": "Login Succeeded"]) } else { Output.line("Login Succeeded") }
     }
 }
@@ -394,8 +284,7 @@ struct Logout: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let address = DockerHub.credentialKey(for: host)
-        let removed = try DockerConfigWriter(path: global.registryConfigs.first).erase(address: address)
+        let removed = try OCIClient.logout(host: host, configFile: global.registryConfigs.first)
         Output.line(removed ? "Removing login credentials for \(host)" : "Not logged in to \(host)")
     }
 }
@@ -407,12 +296,7 @@ struct Referrers: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let ref = try parseReference(reference)
-        let found = try await global.withClient { client -> [Descriptor] in
-            let repo = client.registry.repository(ref)
-            let subject = try await repo.resolve(ref.manifestReference ?? "latest")
-            return try await repo.referrers(of: subject.digest, artifactType: artifactType)
-        }
+        let found = try await global.withClient { try await $0.referrers(reference, artifactType: artifactType) }
         if global.json { try Output.json(found.map(DescriptorOutput.init)) } else {
             for d in found { Output.line("\(d.digest) \(d.artifactType ?? "-") \(d.size)") }
         }
@@ -429,7 +313,7 @@ struct Delete: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let ref = try parseReference(reference)
+        let ref = try Reference(parsing: reference)
         let message = try await global.withClient { client -> String in
             let repo = client.registry.repository(ref, access: .delete)
             if blob {
@@ -453,24 +337,29 @@ struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect or empty the blob cache.",
                                                     subcommands: [Info.self, Prune.self])
 
+    static func open(_ global: GlobalOptions) throws -> ContentCache {
+        try ContentCache(options: CacheOptions(directory: global.cacheDirectory ?? ContentCache.defaultDirectory(),
+                                               logger: global.makeLogger()))
+    }
+
     struct Info: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the cache's limit, size and items.")
         @OptionGroup var global: GlobalOptions
 
-        struct Output: Encodable { var directory: String; var size: Int64; var currentSize: Int64; var items: Int; var usage: Double }
+        struct Summary: Encodable { var directory: String; var size: Int64; var currentSize: Int64; var items: Int; var usage: Double }
 
         func run() async throws {
-            let cache = try global.cache() ?? ContentCache(options: CacheOptions(directory: ContentCache.defaultDirectory()))
+            let cache = try CacheCommand.open(global)
             defer { cache.close() }
             let info = cache.info()
             let usage = info.size > 0 ? Double(info.currentSize) / Double(info.size) * 100 : 0
-            let out = Output(directory: cache.directory, size: info.size, currentSize: info.currentSize, items: info.items, usage: usage)
-            if global.json { try OCICtlOutput.json(out) } else {
-                OCICtlOutput.line("Directory: \(out.directory)")
-                OCICtlOutput.line("Size: \(out.size == 0 ? "unlimited" : String(out.size))")
-                OCICtlOutput.line("CurrentSize: \(out.currentSize)")
-                OCICtlOutput.line("Items: \(out.items)")
-                if out.size > 0 { OCICtlOutput.line(String(format: "Usage: %.1f%%", out.usage)) }
+            let out = Summary(directory: cache.directory, size: info.size, currentSize: info.currentSize, items: info.items, usage: usage)
+            if global.json { try Output.json(out) } else {
+                Output.line("Directory: \(out.directory)")
+                Output.line("Size: \(out.size == 0 ? "unlimited" : String(out.size))")
+                Output.line("CurrentSize: \(out.currentSize)")
+                Output.line("Items: \(out.items)")
+                if out.size > 0 { Output.line(String(format: "Usage: %.1f%%", out.usage)) }
             }
         }
     }
@@ -480,14 +369,12 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let cache = try global.cache() ?? ContentCache(options: CacheOptions(directory: ContentCache.defaultDirectory()))
+            let cache = try CacheCommand.open(global)
             defer { cache.close() }
             let removed = cache.prune()
-            OCICtlOutput.line("Successfully pruned \(removed) items from the cache \(cache.directory)")
+            Output.line("Successfully pruned \(removed) items from the cache \(cache.directory)")
         }
     }
 }
-
-typealias OCICtlOutput = Output
 
 extension Schema1CopyPolicy: ExpressibleByArgument {}

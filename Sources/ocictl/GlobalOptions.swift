@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import OCICache
-import OCIClient
+import OCIKit
 import OCICredentials
 import OCIRegistry
 
-/// Options every subcommand takes after its name.
+/// Options every subcommand takes (before or after its name).
 struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("plain-http"), help: "Allow plain HTTP for any registry (loopback and private hosts may use it anyway).")
     var plainHTTP = false
@@ -44,21 +44,17 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    /// The blob cache the fetching commands use: `--cache-dir`, else `$OCI_CACHE_DIR`, else none.
-    func cache() throws -> ContentCache? {
+    /// The cache directory the fetching commands use: `--cache-dir`, else `$OCI_CACHE_DIR`, else none.
+    var cacheDirectory: String? {
         let dir = cacheDir ?? ProcessInfo.processInfo.environment[ContentCache.directoryEnvironmentVariable]
-        guard let dir, !dir.isEmpty else { return nil }
-        return try ContentCache(options: CacheOptions(directory: dir, logger: makeLogger()))
+        return dir?.isEmpty == false ? dir : nil
     }
 
-    func keyring() throws -> Keyring {
-        try KeyringBuilder().fromConfigFiles(registryConfigs).withLogger(makeLogger()).build()
-    }
-
+    /// The registry client's settings from the flags, with `credentials`.
     func registryConfiguration(credentials: (any CredentialSource)?) -> RegistryClient.Configuration {
         RegistryClient.Configuration(
             plainHTTP: plainHTTP ? .allowed : .privateHostsOnly,
-            tls: RegistryClient.Configuration.TLS(caFiles: caFiles, insecureSkipVerify: insecure),
+            tls: .init(caFiles: caFiles, insecureSkipVerify: insecure),
             credentials: credentials,
             concurrency: concurrency,
             logger: makeLogger(),
@@ -66,21 +62,29 @@ struct GlobalOptions: ParsableArguments {
         )
     }
 
-    /// Runs `body` with a registry client that is shut down afterwards.
+    /// Runs `body` with a client made from the flags (credentials from docker, podman, the environment and
+    /// `--registry-config`), shut down afterwards.
     func withClient<T>(_ body: (OCIClient) async throws -> T) async throws -> T {
-        var options = OCIClientOptions()
-        options.keyring = try keyring()
-        options.registry = registryConfiguration(credentials: options.keyring)
-        let client = try OCIClient(options: options)
-        do {
-            let result = try await body(client)
-            try? await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
+        let keyring = try KeyringBuilder().fromConfigFiles(registryConfigs).withLogger(makeLogger()).build()
+        let configuration = OCIClient.Configuration(registry: registryConfiguration(credentials: keyring),
+                                                    cacheDirectory: cacheDirectory)
+        return try await OCIClient.withClient(configuration: configuration, body)
+    }
+
+    /// `--platform` parsed, when given.
+    static func platform(_ text: String?) throws -> Platform? {
+        try text.map { text in
+            guard let p = Platform(parsing: text) else { throw ValidationError("invalid platform \"\(text)\"; use os/arch[/variant]") }
+            return p
         }
     }
+
+    /// The names of the options above, and whether each takes a value, so that `main` can accept them before
+    /// the subcommand as well as after it.
+    static let optionArity: [String: Bool] = [
+        "--plain-http": false, "--insecure": false, "--allow-foreign-urls": false, "-v": false, "--verbose": false,
+        "--json": false, "--ca-file": true, "--registry-config": true, "--concurrency": true, "--cache-dir": true,
+    ]
 }
 
 /// Writes to stdout without buffering surprises.

@@ -1,14 +1,13 @@
 import ArgumentParser
 import Foundation
-import OCIContent
-import OCIRegistry
+import OCIKit
 
 @main
 struct OCICtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocictl",
         abstract: "Pull, push, copy and inspect OCI images and artifacts in registries.",
-        version: "0.1.0",
+        version: OCIPackageVersion.current,
         subcommands: [
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
             Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self,
@@ -18,7 +17,7 @@ struct OCICtl: AsyncParsableCommand {
     /// One clear line on stderr and a non-zero exit for every failure.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Self.movingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -34,7 +33,44 @@ struct OCICtl: AsyncParsableCommand {
         }
     }
 
+    /// Global options given before the subcommand (`ocictl -v copy A B`) are moved after it, where
+    /// argument-parser takes them; everything from the first subcommand name on keeps its order.
+    static func movingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            guard let takesValue = GlobalOptions.optionArity[name] else { break }
+            leading.append(argument)
+            if takesValue, !argument.contains("="), index + 1 < arguments.count {
+                leading.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        var rest = Array(arguments[index...])
+        if let terminator = rest.firstIndex(of: "--") {
+            rest.insert(contentsOf: leading, at: terminator)
+        } else {
+            rest.append(contentsOf: leading)
+        }
+        return rest
+    }
+
+    /// The library's message, plus the ocictl flag that would help, for the errors a flag can fix.
     static func describe(_ error: any Error) -> String {
-        String(describing: error)
+        let message = String(describing: error)
+        switch error {
+        case RegistryError.tls:
+            return message + " (ocictl: trust its CA with --ca-file, or skip verification with --insecure)"
+        case RegistryError.plainHTTPNotAllowed:
+            return message + " (ocictl: allow plain HTTP with --plain-http if the registry is yours)"
+        case RegistryError.unauthorized:
+            return message + " (ocictl: log in with ocictl login, or name a config with --registry-config)"
+        default:
+            return message
+        }
     }
 }

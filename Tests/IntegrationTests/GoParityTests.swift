@@ -1,5 +1,7 @@
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -15,7 +17,7 @@ import XCTest
 /// `RegistryClient.Configuration.TLS(caFiles:)`, and with basic auth from a `Keyring` holding the user.
 final class GoParityTests: XCTestCase {
     /// Starts a registry in `mode`, gives `body` the standard client for it and the registry host, stops both.
-    private func withParity(_ mode: TestRegistry.Mode, _ body: (OCIClient, String) async throws -> Void) async throws {
+    private func withParity(_ mode: TestRegistry.Mode, _ body: (GoClient, String) async throws -> Void) async throws {
         try Requirements.registry(mode)
         try await TestRegistry.withRegistry(mode) { registry in
             try await Clients.with(try Clients.standard(for: registry)) { client in
@@ -26,7 +28,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C1 single-arch image
 
-    private func c1(_ client: OCIClient, _ host: String) async throws {
+    private func c1(_ client: GoClient, _ host: String) async throws {
         let image = try TestImage.make(config: Bytes.utf8("config-data"),
                                        layers: [Bytes.utf8("layer-1-data"), Bytes.utf8("layer-2-data")])
         let ref = "\(host)/single-arch-tests/0/artifact:v0.0.1"
@@ -50,7 +52,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C2 multi-arch index
 
-    private func pushTwoChildren(_ client: OCIClient, repo: String) async throws -> [TestImage] {
+    private func pushTwoChildren(_ client: GoClient, repo: String) async throws -> [TestImage] {
         let amd = try TestImage.make(config: Bytes.utf8("config-data-linux"),
                                      layers: [Bytes.utf8("layer-1-data-linux"), Bytes.utf8("layer-2-data")])
         let win = try TestImage.make(config: Bytes.utf8("config-data-windows"),
@@ -61,7 +63,7 @@ final class GoParityTests: XCTestCase {
         return [amd, win]
     }
 
-    private func c2(_ client: OCIClient, _ host: String) async throws {
+    private func c2(_ client: GoClient, _ host: String) async throws {
         let repo = "\(host)/multi-arch-tests/0/artifact"
         let children = try await pushTwoChildren(client, repo: repo)
         var amdDesc = children[0].descriptor
@@ -95,7 +97,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C3 empty index
 
-    private func c3(_ client: OCIClient, _ host: String) async throws {
+    private func c3(_ client: GoClient, _ host: String) async throws {
         let index = try TestIndex.make([], annotations: ["test": "test"])
         let ref = "\(host)/multi-arch-tests/1/artifact:v0.1.0"
         try await Upload.index(client, ref, index)
@@ -110,7 +112,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C4 index with one manifest and no platform
 
-    private func c4(_ client: OCIClient, _ host: String) async throws {
+    private func c4(_ client: GoClient, _ host: String) async throws {
         let repo = "\(host)/multi-arch-tests/2/artifact"
         let image = try TestImage.make(config: Bytes.utf8("config-data"),
                                        layers: [Bytes.utf8("layer-1-data"), Bytes.utf8("layer-2-data")])
@@ -131,7 +133,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C5 copy an image
 
-    private func c5(_ client: OCIClient, _ host: String) async throws {
+    private func c5(_ client: GoClient, _ host: String) async throws {
         let image = try TestImage.make(config: Bytes.utf8("config-data"),
                                        layers: [Bytes.utf8("layer-1-data"), Bytes.random(64 * 1024)])
         let src = "\(host)/copy/0/src:v0.0.1"
@@ -149,7 +151,7 @@ final class GoParityTests: XCTestCase {
 
     // MARK: C6 copy an index
 
-    private func c6(_ client: OCIClient, _ host: String) async throws {
+    private func c6(_ client: GoClient, _ host: String) async throws {
         let srcRepo = "\(host)/copy/1/src"
         let tgtRepo = "\(host)/copy/1/tgt"
         let children = try await pushTwoChildren(client, repo: srcRepo)

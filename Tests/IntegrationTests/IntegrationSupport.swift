@@ -1,5 +1,7 @@
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -85,17 +87,17 @@ enum Bytes {
 // MARK: - Clients
 
 enum Clients {
-    /// An `OCIClient` with an explicit keyring (never the host's docker config), fast retries, and the given
+    /// An `GoClient` with an explicit keyring (never the host's docker config), fast retries, and the given
     /// TLS options and plain-HTTP policy.
     static func make(keyring: Keyring = Keyring(), tls: RegistryClient.Configuration.TLS = RegistryClient.Configuration.TLS(),
-                     plainHTTP: PlainHTTPPolicy = .privateHostsOnly) throws -> OCIClient {
-        var options = OCIClientOptions()
+                     plainHTTP: PlainHTTPPolicy = .privateHostsOnly) throws -> GoClient {
+        var options = GoClientOptions()
         options.keyring = keyring
         options.registry = RegistryClient.Configuration(
             plainHTTP: plainHTTP, tls: tls, credentials: keyring,
             retry: RegistryClient.Configuration.Retry(maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),
             connectTimeout: .seconds(10), readTimeout: .seconds(60))
-        return try OCIClient(options: options)
+        return try GoClient(options: options)
     }
 
     /// A keyring holding `user`/`password` for the registry's host.
@@ -113,7 +115,7 @@ enum Clients {
     }
 
     /// The client a mode's "normal" tests use: the test CA for `.tls`, the full user for `.htpasswd`/`.token`.
-    static func standard(for registry: TestRegistry) throws -> OCIClient {
+    static func standard(for registry: TestRegistry) throws -> GoClient {
         switch registry.mode {
         case .tls:
             return try make(tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
@@ -127,8 +129,8 @@ enum Clients {
     }
 
     /// Runs `body` with a client and shuts the client down afterwards (also when `body` throws).
-    static func with<T>(_ client: OCIClient, isolation: isolated (any Actor)? = #isolation,
-                        _ body: (OCIClient) async throws -> T) async throws -> T {
+    static func with<T>(_ client: GoClient, isolation: isolated (any Actor)? = #isolation,
+                        _ body: (GoClient) async throws -> T) async throws -> T {
         do {
             let result = try await body(client)
             try? await client.shutdown()
@@ -140,7 +142,7 @@ enum Clients {
     }
 }
 
-extension OCIClient {
+extension GoClient {
     /// Fetches a blob or manifest completely through the Go-style `fetch` (verified while streaming).
     func fetchBytes(_ ref: String, _ descriptor: Descriptor) async throws -> [UInt8] {
         let box = Locked<[UInt8]>([])
@@ -235,12 +237,12 @@ struct TestIndex: Sendable {
 
 enum Upload {
     /// Go's `UploadTestImage`: `PushRawManifest(ref, desc, bytes, store)`.
-    static func image(_ client: OCIClient, _ ref: String, _ image: TestImage) async throws {
+    static func image(_ client: GoClient, _ ref: String, _ image: TestImage) async throws {
         try await client.pushRawManifest(ref, descriptor: image.descriptor, bytes: image.bytes, store: image.store)
     }
 
     /// Go's `UploadTestIndex`: the store always answers with the index bytes.
-    static func index(_ client: OCIClient, _ ref: String, _ index: TestIndex) async throws {
+    static func index(_ client: GoClient, _ ref: String, _ index: TestIndex) async throws {
         let bytes = index.bytes
         try await client.pushRawManifest(ref, descriptor: index.descriptor, bytes: bytes,
                                          store: GenericStore { _ in ByteStream(bytes: bytes) })
@@ -249,7 +251,7 @@ enum Upload {
 
 /// Go's `CompareRemoteManifest`: the raw manifest's descriptor equals `{mediaType, digest, size}`, the bytes are
 /// identical, and config and layers fetch byte-equal.
-func compareRemoteManifest(_ client: OCIClient, _ ref: String, _ image: TestImage,
+func compareRemoteManifest(_ client: GoClient, _ ref: String, _ image: TestImage,
                            file: StaticString = #filePath, line: UInt = #line) async throws {
     let (descriptor, bytes) = try await client.getRawManifest(ref)
     XCTAssertEqual(descriptor, image.descriptor, "descriptor of \(ref)", file: file, line: line)

@@ -1,5 +1,7 @@
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference

@@ -1,5 +1,7 @@
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -48,7 +50,7 @@ final class SkopeoInteropTests: XCTestCase {
             // inspect (parsed) sees the digest, the platform and the layers.
             let inspect = try await skopeo.ok(["inspect", "--tls-verify=false", "docker://\(ref)"])
             let info = try XCTUnwrap(parseJSON(inspect.stdout) as? [String: Any], inspect.stdoutText)
-            XCTAssertEqual(info["OCIDigest"] as? String, image.manifestDescriptor.digest.description)
+            XCTAssertEqual(info["Digest"] as? String, image.manifestDescriptor.digest.description)
             XCTAssertEqual(info["Architecture"] as? String, "amd64")
             XCTAssertEqual(info["Os"] as? String, "linux")
             XCTAssertEqual(info["Layers"] as? [String], image.layerDescriptors.map(\.digest.description))

@@ -26,7 +26,7 @@ final class LayoutCopyGraphTests: XCTestCase {
         // Copying again skips everything.
         let events = EventLog()
         try await OCI.copyGraph(from: source, to: layout, root: image.index,
-                            options: CopyOptions(onEvent: { events.append($0) }))
+                            options: GraphCopyOptions(onEvent: { events.append($0) }))
         XCTAssertEqual(events.count, 1, "the existing root is skipped with its whole subgraph")
 
         // Reopen (as another process would) and copy out into a second memory store.

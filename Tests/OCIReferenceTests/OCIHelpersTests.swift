@@ -1,5 +1,7 @@
 import XCTest
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIReference
 import OCISpec
 

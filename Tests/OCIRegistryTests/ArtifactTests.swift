@@ -1,5 +1,7 @@
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -246,11 +248,11 @@ private func requireArtifactRegistry() throws {
     try XCTSkipUnless(TestRegistry.isAvailable(.plain), "registry binary \(TestRegistry.defaultBinary) is missing")
 }
 
-private func artifactClient() throws -> OCIClient {
-    var options = OCIClientOptions()
+private func artifactClient() throws -> GoClient {
+    var options = GoClientOptions()
     options.keyring = Keyring()
     options.registry = testConfiguration()
-    return try OCIClient(options: options)
+    return try GoClient(options: options)
 }
 
 /// An OCI image whose config and layers are in `store`.
@@ -272,7 +274,7 @@ private func artifactJSON(_ artifact: OCIArtifact) throws -> [String: JSONValue]
     try JSONCoding.decode([String: JSONValue].self, from: try JSONCoding.encode(artifact))
 }
 
-private func artifactFetch(_ client: OCIClient, _ ref: String, _ descriptor: Descriptor) async throws -> [UInt8] {
+private func artifactFetch(_ client: GoClient, _ ref: String, _ descriptor: Descriptor) async throws -> [UInt8] {
     let sink = Locked<[UInt8]>([])
     try await client.fetch(ref, descriptor: descriptor) { chunk in sink.withLock { $0 += chunk } }
     return sink.current

@@ -1,5 +1,7 @@
 import Foundation
 import OCIContent
+import OCIKit
+import OCISchema1
 import OCILayout
 import OCIRegistry
 import OCISpec
@@ -65,14 +67,14 @@ final class CopyTests: XCTestCase {
         let root = try await makeImage(in: source, platforms: 5)
         let counting = CountingFetcher(source)
         let destination = MemoryStore()
-        try await OCI.copyGraph(from: counting, to: destination, root: root, options: CopyOptions(concurrency: 4))
+        try await OCI.copyGraph(from: counting, to: destination, root: root, options: GraphCopyOptions(concurrency: 4))
         XCTAssertTrue(counting.counts.withLock { $0.values.allSatisfy { $0 == 1 } }, "\(counting.counts.withLock { $0 })")
         let count = await destination.count
         XCTAssertEqual(count, 1 + 5 * 3 + 1)
 
         let again = CountingFetcher(source)
         let skipped = Locked(0)
-        try await OCI.copyGraph(from: again, to: destination, root: root, options: CopyOptions(onEvent: { event in
+        try await OCI.copyGraph(from: again, to: destination, root: root, options: GraphCopyOptions(onEvent: { event in
             if case .skipped = event { skipped.withLock { $0 += 1 } }
         }))
         XCTAssertTrue(again.counts.withLock { $0.isEmpty })
@@ -89,7 +91,7 @@ final class CopyTests: XCTestCase {
         let slow = CountingFetcher(source, delayPerChunk: .milliseconds(20))
         let started = Locked(false)
         let task = Task {
-            try await OCI.copyGraph(from: slow, to: layout, root: root, options: CopyOptions(concurrency: 2, onEvent: { event in
+            try await OCI.copyGraph(from: slow, to: layout, root: root, options: GraphCopyOptions(concurrency: 2, onEvent: { event in
                 if case .started = event { started.withLock { $0 = true } }
             }))
         }
@@ -115,12 +117,12 @@ final class CopyTests: XCTestCase {
         _ = try await makeImage(in: source, platforms: 3)
         let destination = MemoryStore()
         let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "one",
-                                    platform: Platform(architecture: "arch1", os: "linux"))
+                                    options: CopyOptions(platforms: .one(Platform(architecture: "arch1", os: "linux"))))
         XCTAssertEqual(result.root.mediaType, MediaType.ociManifest)
         let count = await destination.count
         XCTAssertEqual(count, 4)  // manifest, config, shared layer, own layer
         do {
-            _ = try await OCI.copy(from: source, reference: "v1", to: destination, tag: nil, platform: Platform(architecture: "s390x", os: "linux"))
+            _ = try await OCI.copy(from: source, reference: "v1", to: destination, tag: nil, options: CopyOptions(platforms: .one(Platform(architecture: "s390x", os: "linux"))))
             XCTFail("expected not found")
         } catch let error as ContentError {
             XCTAssertTrue(error.description.contains("available"), error.description)

@@ -1,6 +1,8 @@
 import Foundation
 import OCICache
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCILayout

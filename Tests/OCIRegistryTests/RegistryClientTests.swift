@@ -1,6 +1,8 @@
 import Foundation
 import NIOHTTP1
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
@@ -48,8 +50,8 @@ final class RegistryClientTests: XCTestCase {
             }
             return .status(404)
         }) { server, client in
-            let ociClient = try OCIClient(options: {
-                var o = OCIClientOptions(); o.keyring = Keyring(); o.registry = testConfiguration(); return o
+            let ociClient = try GoClient(options: {
+                var o = GoClientOptions(); o.keyring = Keyring(); o.registry = testConfiguration(); return o
             }())
             defer { Task { try? await ociClient.shutdown() } }
             let repos = try await ociClient.listRepositories("\(server.host)/myproject/repo")

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
-import OCIClient
+import OCIGoCompat
+import OCIKit
+import OCISchema1
 import OCIContent
 import OCILayout
 import OCICredentials
@@ -440,7 +442,7 @@ extension Schema1ConversionTests {
                     try await client.copy(from: ref, to: "\(modern.host)/s1/keep:v1", schema1: .keep)
                     XCTFail("a schema1 push to a registry without schema1 succeeded")
                 } catch {
-                    XCTAssertTrue(OCIClient.isSchema1Refusal(error), "\(error)")
+                    XCTAssertTrue(GoClient.isSchema1Refusal(error), "\(error)")
                 }
 
                 // Converted on refusal.
@@ -554,11 +556,11 @@ private struct S1Random: RandomNumberGenerator {
 
 private func s1Digest(_ s: String) -> OCIDigest { OCIDigest.of(Array(s.utf8)) }
 
-private func s1Client() throws -> OCIClient {
-    var options = OCIClientOptions()
+private func s1Client() throws -> GoClient {
+    var options = GoClientOptions()
     options.keyring = Keyring()
     options.registry = testConfiguration()
-    return try OCIClient(options: options)
+    return try GoClient(options: options)
 }
 
 /// Runs a command line tool; returns its standard output. Input and output go through files.

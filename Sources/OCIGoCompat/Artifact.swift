@@ -1,3 +1,5 @@
+import OCIKit
+import OCISchema1
 import OCISpec
 
 /// Errors of the legacy artifact model and API (messages as Go's where Go has them).

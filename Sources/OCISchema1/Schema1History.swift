@@ -1,7 +1,5 @@
 import Foundation
 import OCIContent
-import OCIReference
-import OCIRegistry
 import OCISpec
 
 // MARK: - v1Compatibility parsing

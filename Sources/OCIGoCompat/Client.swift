@@ -5,6 +5,9 @@ import OCICredentials
 import OCIReference
 import OCIRegistry
 import OCISpec
+import OCISync
+import OCIKit
+import OCISchema1
 
 /// A source of blobs for pushes (Go: `Store`).
 public protocol BlobStore: Sendable {
@@ -27,7 +30,7 @@ public struct FetcherStore: BlobStore {
 }
 
 /// The Go `ociclient.Client` interface in Swift form: operations addressed by reference strings.
-public protocol OCIClientProtocol: Sendable {
+public protocol GoClientProtocol: Sendable {
     /// Resolves a reference to its normalised name and manifest descriptor.
     func resolve(_ ref: String) async throws -> (name: String, descriptor: Descriptor)
     /// Streams the content of `descriptor` from the repository of `ref` into `sink`, verified.
@@ -45,13 +48,13 @@ public protocol OCIClientProtocol: Sendable {
 }
 
 /// The Go `ExtendedClient`: listing, which not every registry allows.
-public protocol OCIExtendedClientProtocol: OCIClientProtocol {
+public protocol GoExtendedClientProtocol: GoClientProtocol {
     func listTags(_ ref: String) async throws -> [String]
     func listRepositories(_ registryHostAndPrefix: String) async throws -> [String]
 }
 
-/// Options of `OCIClient` (Go: `Options` and its `Option` values).
-public struct OCIClientOptions: Sendable {
+/// Options of `GoClient` (Go: `Options` and its `Option` values).
+public struct GoClientOptions: Sendable {
     /// Docker config files to read credentials from (besides the default one).
     public var configPaths: [String] = []
     /// Allow plain HTTP for any host (Go: `AllowPlainHttp`). Loopback and private hosts may use it anyway.
@@ -71,14 +74,14 @@ public struct OCIClientOptions: Sendable {
 }
 
 /// The Go `ociclient` client on top of `RegistryClient`.
-public final class OCIClient: OCIExtendedClientProtocol {
+public final class GoClient: GoExtendedClientProtocol {
     public let registry: RegistryClient
-    public let options: OCIClientOptions
+    public let options: GoClientOptions
     /// OCI manifests and configs converted from schema1; only this client knows them, so `fetch` serves them.
     public let convertedContent = MemoryStore()
 
     /// Builds a client; reads the keyring from the config files unless one is given (Go: `NewClient`).
-    public init(options: OCIClientOptions = OCIClientOptions()) throws {
+    public init(options: GoClientOptions = GoClientOptions()) throws {
         var config = options.registry
         if let keyring = options.keyring {
             config.credentials = keyring
@@ -162,12 +165,8 @@ public final class OCIClient: OCIExtendedClientProtocol {
         let repo = registry.repository(reference, access: .push)
         if MediaType.isSingleArch(descriptor.mediaType) {
             let manifest = try JSONCoding.decode(Manifest.self, from: bytes)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let limiter = ConcurrencyLimiter(limit: registry.configuration.concurrency)
-                for blob in Set(manifest.blobs) {
-                    group.addTask { try await limiter.run { try await self.pushBlob(blob, to: repo, store: store) } }
-                }
-                try await group.waitForAll()
+            try await concurrentForEach(Array(Set(manifest.blobs)), limit: registry.configuration.concurrency) { blob in
+                try await self.pushBlob(blob, to: repo, store: store)
             }
         }
         try await repo.pushManifest(bytes, mediaType: descriptor.mediaType, reference: reference.manifestReference)
@@ -191,20 +190,18 @@ public final class OCIClient: OCIExtendedClientProtocol {
     /// Lists repositories under `host[/prefix]` as full names `host/repo`. A bare host lists all; the prefix
     /// matches whole path segments.
     public func listRepositories(_ registryHostAndPrefix: String) async throws -> [String] {
-        var text = Substring(registryHostAndPrefix)
-        if let r = text.range(of: "://") { text = text[r.upperBound...] }
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let host = parts.first.map(String.init), !host.isEmpty else {
-            throw OCIClientError.invalidArgument("expected HOST[/PREFIX], got \"\(registryHostAndPrefix)\"")
+        do {
+            return try await registry.repositories(under: registryHostAndPrefix)
+        } catch RegistryError.invalidArgument(let why) {
+            throw OCIClientError.invalidArgument(why)
         }
-        let prefix = parts.count > 1 ? String(parts[1]) : ""
-        return try await registry.repositories(host: host, prefix: prefix).map { "\(host)/\($0)" }
     }
 
     /// Copies an image or index byte for byte from one reference to another (Go: `Copy`): blobs stream
     /// from the source, nothing is cached, children go before parents, what the target has is skipped, and
     /// within one registry blobs are mounted instead of moved. With `platform`, one platform of an index.
     /// A Docker schema1 source is handled by `schema1` (by default converted when the destination refuses it).
+    /// The work is `OCI.copy`'s.
     @discardableResult
     public func copy(from srcRef: String, to dstRef: String, platform: Platform? = nil,
                      schema1: Schema1CopyPolicy = .auto,
@@ -217,22 +214,8 @@ public final class OCIClient: OCIExtendedClientProtocol {
         let sameRegistry = src.endpointHost == dst.endpointHost && src.repository != dst.repository
         let source = registry.repository(src)
         let destination = registry.repository(dst, access: .push, mountSources: sameRegistry ? [src.repository] : [])
-        let sourceRepository = src.repository
-        var mountFrom: (@Sendable (OCISpec.Descriptor) -> [String])?
-        if sameRegistry { mountFrom = { @Sendable (_: OCISpec.Descriptor) -> [String] in [sourceRepository] } }
-        let options = CopyOptions(concurrency: registry.configuration.concurrency, mountFrom: mountFrom, onEvent: onEvent)
-        let root = try await source.resolve(srcR)
-        if MediaType.isSchema1(root.mediaType), schema1 != .keep {
-            if schema1 == .auto {
-                do {
-                    return try await OCI.copy(from: source, root: root, to: destination, tag: dst.tag, options: options)
-                } catch where Self.isSchema1Refusal(error) {
-                    registry.configuration.logger.info("\(dstRef) refuses schema1 manifests; copying \(srcRef) converted to OCI")
-                }
-            }
-            return try await copyConvertingSchema1(from: srcRef, root: root, to: destination, tag: dst.tag, options: options)
-        }
-        return try await OCI.copy(from: source, root: root, to: destination, tag: dst.tag,
-                                         platform: platform, options: options)
+        let options = CopyOptions(concurrency: registry.configuration.concurrency, onEvent: onEvent,
+                                  platforms: platform.map { .one($0) } ?? .all, schema1: schema1)
+        return try await OCI.copy(from: source, reference: srcR, to: destination, tag: dst.tag, options: options)
     }
 }

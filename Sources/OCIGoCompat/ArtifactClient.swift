@@ -1,10 +1,13 @@
+import OCISync
 import OCIContent
 import OCIReference
 import OCIRegistry
+import OCIKit
+import OCISchema1
 import OCISpec
 
 /// The legacy artifact API (Go: `GetOCIArtifact`, `PushOCIArtifact`, both deprecated there too).
-extension OCIClient {
+extension GoClient {
     /// The manifest or index of `ref` as an artifact (Go: `GetOCIArtifact`).
     ///
     /// An index becomes an index artifact whose entries carry the index descriptors (platform and annotations
@@ -27,18 +30,8 @@ extension OCIClient {
         let index = try JSONCoding.decode(ImageIndex.self, from: bytes)
         let repository = registry.repository(reference)
         let concurrency = registry.configuration.concurrency
-        let limiter = ConcurrencyLimiter(limit: concurrency)
-        let manifests = try await withThrowingTaskGroup(of: (Int, OCIArtifactManifest).self) { group in
-            for (position, entry) in index.manifests.enumerated() {
-                group.addTask {
-                    try await limiter.run {
-                        (position, try await Self.artifactManifest(for: entry, in: repository, concurrency: concurrency))
-                    }
-                }
-            }
-            var result = [OCIArtifactManifest?](repeating: nil, count: index.manifests.count)
-            for try await (position, manifest) in group { result[position] = manifest }
-            return result.compactMap { $0 }
+        let manifests = try await concurrentMap(index.manifests, limit: concurrency) { entry in
+            try await Self.artifactManifest(for: entry, in: repository, concurrency: concurrency)
         }
         return .index(OCIArtifactIndex(manifests: manifests, annotations: index.annotations))
     }
@@ -88,23 +81,13 @@ extension OCIClient {
             return
         }
         guard let index = artifact.index else { throw OCIArtifactError.indexIsNil }
-        let limiter = ConcurrencyLimiter(limit: registry.configuration.concurrency)
-        let entries = try await withThrowingTaskGroup(of: (Int, Descriptor).self) { group in
-            for (position, manifest) in index.manifests.enumerated() {
-                group.addTask {
-                    try await limiter.run {
-                        let (descriptor, bytes) = try Self.encodeArtifactManifest(manifest)
-                        try await self.pushRawManifest(reference.withDigest(descriptor.digest).description,
-                                                       descriptor: descriptor, bytes: bytes, store: blobs)
-                        return (position, Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest,
-                                                     size: descriptor.size, annotations: manifest.descriptor.annotations,
-                                                     platform: manifest.descriptor.platform))
-                    }
-                }
-            }
-            var result = [Descriptor?](repeating: nil, count: index.manifests.count)
-            for try await (position, entry) in group { result[position] = entry }
-            return result.compactMap { $0 }
+        let entries = try await concurrentMap(index.manifests, limit: registry.configuration.concurrency) { manifest in
+            let (descriptor, bytes) = try Self.encodeArtifactManifest(manifest)
+            try await self.pushRawManifest(reference.withDigest(descriptor.digest).description,
+                                           descriptor: descriptor, bytes: bytes, store: blobs)
+            return Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest,
+                              size: descriptor.size, annotations: manifest.descriptor.annotations,
+                              platform: manifest.descriptor.platform)
         }
         let document = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries,
                              annotations: index.annotations)

@@ -1,8 +1,7 @@
 import Foundation
 import OCIContent
-import OCIReference
-import OCIRegistry
 import OCISpec
+import OCISync
 
 // Docker schema1 → OCI image conversion (Go: `manifest_v1_conversion.go`), with the Go bugs fixed:
 // layers stream instead of being buffered twice, a history shorter than the layer list is an error instead of
@@ -198,30 +197,21 @@ public struct Schema1Converter: Sendable {
 
     private func inspect(_ blobSums: [OCIDigest]) async throws -> [OCIDigest: Schema1LayerInfo] {
         let fetcher = self.fetcher
-        let limiter = ConcurrencyLimiter(limit: concurrency)
-        return try await withThrowingTaskGroup(of: (OCIDigest, Schema1LayerInfo).self) { group in
-            for blobSum in blobSums {
-                group.addTask {
-                    try await limiter.run {
-                        // Size unknown (-1): only the digest is verified, while the stream is read.
-                        let descriptor = Descriptor(mediaType: "application/octet-stream", digest: blobSum, size: -1)
-                        do {
-                            let stream = try await fetcher.fetch(descriptor)
-                            return (blobSum, try await Schema1Converter.inspectLayer(stream, blobSum: blobSum))
-                        } catch let error as Schema1ConversionError {
-                            throw error
-                        } catch let error as CancellationError {
-                            throw error
-                        } catch {
-                            throw Schema1ConversionError.layerFetchFailed(blobSum: blobSum, underlying: error)
-                        }
-                    }
-                }
+        let infos = try await concurrentMap(blobSums, limit: concurrency) { blobSum -> (OCIDigest, Schema1LayerInfo) in
+            // Size unknown (-1): only the digest is verified, while the stream is read.
+            let descriptor = Descriptor(mediaType: "application/octet-stream", digest: blobSum, size: -1)
+            do {
+                let stream = try await fetcher.fetch(descriptor)
+                return (blobSum, try await Schema1Converter.inspectLayer(stream, blobSum: blobSum))
+            } catch let error as Schema1ConversionError {
+                throw error
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw Schema1ConversionError.layerFetchFailed(blobSum: blobSum, underlying: error)
             }
-            var result: [OCIDigest: Schema1LayerInfo] = [:]
-            for try await (digest, info) in group { result[digest] = info }
-            return result
         }
+        return Dictionary(infos, uniquingKeysWith: { first, _ in first })
     }
 
     // MARK: documents
@@ -275,20 +265,5 @@ public struct Schema1Converter: Sendable {
         } catch {
             throw .invalidManifest("cannot encode the manifest: \(error)")
         }
-    }
-}
-
-// MARK: - client
-
-extension OCIClient {
-    /// Converts the schema1 manifest `bytes` of `ref` (as returned by the registry, signed or not) into an OCI
-    /// image manifest, reading the layers from `ref`'s repository (Go: `ConvertV1ManifestToV2`). When `cache` is
-    /// given, the converted config and manifest are pushed to it.
-    public func convertSchema1(_ ref: String, descriptor: Descriptor? = nil, bytes: [UInt8],
-                               cache: (any ContentPusher)? = nil) async throws -> Schema1ConversionResult {
-        let reference = try Reference(parsing: ref)
-        let converter = Schema1Converter(fetcher: registry.repository(reference),
-                                         concurrency: registry.configuration.concurrency)
-        return try await converter.convert(bytes, source: descriptor, into: cache)
     }
 }

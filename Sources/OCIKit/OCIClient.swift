@@ -1,0 +1,277 @@
+import Logging
+import OCICache
+import OCIContent
+import OCICredentials
+import OCILayout
+import OCIReference
+import OCIRegistry
+import OCISpec
+
+/// The client: pull, push, copy, inspect and tag by location strings (registry references or
+/// `ocidir://` layouts), over one registry client, one keyring and an optional blob cache.
+///
+/// Its lifetime is scoped: `OCIClient.withClient { client in ... }` shuts it down when the body returns or
+/// throws, in the manner of AsyncHTTPClient's `withHTTPClient`.
+///
+/// ```swift
+/// try await OCIClient.withClient { client in
+///     try await client.copy(from: "ghcr.io/acme/app:1.0", to: "ocidir://backup:1.0")
+/// }
+/// ```
+public final class OCIClient: Sendable {
+    /// The client's settings, each in one place: the registry client's (TLS, retries, uploads, plain HTTP,
+    /// credentials, concurrency, logger) and the blob cache's directory.
+    public struct Configuration: Sendable {
+        public var registry: RegistryClient.Configuration
+        /// A directory for the verified blob cache that pulls and blob fetches read through; nil for none.
+        public var cacheDirectory: String?
+
+        public init(registry: RegistryClient.Configuration = RegistryClient.Configuration(), cacheDirectory: String? = nil) {
+            self.registry = registry
+            self.cacheDirectory = cacheDirectory
+        }
+
+        /// The default configuration with the credentials docker, podman and the environment provide
+        /// (`KeyringBuilder`'s documented order), plus the docker config files in `configFiles`.
+        public static func automatic(configFiles: [String] = []) throws -> Configuration {
+            var configuration = Configuration()
+            configuration.registry.credentials = try KeyringBuilder().fromConfigFiles(configFiles).build()
+            return configuration
+        }
+    }
+
+    public let configuration: Configuration
+    /// The registry client underneath (for registry-only operations: delete, catalog, rate limits, login).
+    public let registry: RegistryClient
+    /// The blob cache, when one is configured.
+    public let cache: ContentCache?
+
+    /// Makes a client; call `shutdown()` when done, or use `withClient`.
+    public init(configuration: Configuration = Configuration()) throws {
+        self.configuration = configuration
+        // The cache first: it is the part that fails on bad input, and a made registry client must be shut down.
+        let cache: ContentCache?
+        if let directory = configuration.cacheDirectory, !directory.isEmpty {
+            cache = try ContentCache(options: CacheOptions(directory: directory, logger: configuration.registry.logger))
+        } else {
+            cache = nil
+        }
+        do {
+            self.registry = try RegistryClient(configuration: configuration.registry)
+        } catch {
+            cache?.close()
+            throw error
+        }
+        self.cache = cache
+    }
+
+    /// Runs `body` with a client that is shut down afterwards, whether `body` returns or throws.
+    /// With no configuration, `Configuration.automatic()` (the user's docker and podman credentials).
+    public static func withClient<Result>(
+        configuration: Configuration? = nil, _ body: (OCIClient) async throws -> Result
+    ) async throws -> Result {
+        let client = try OCIClient(configuration: configuration ?? .automatic())
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        return result
+    }
+
+    /// Closes connections and the cache. Requests after this fail.
+    public func shutdown() async throws {
+        cache?.close()
+        try await registry.shutdown()
+    }
+
+    var concurrency: Int { configuration.registry.concurrency }
+
+    // MARK: targets
+
+    /// The target a location names: a registry repository (with the token scope `access` needs, and
+    /// `mountSources` it may mount from) or an OCI layout (created when written to).
+    public func target(_ location: OCILocation, access: RepositoryAccess = .pull, mountSources: [String] = []) throws -> any Target {
+        switch location {
+        case .registry(let reference):
+            return registry.repository(reference, access: access, mountSources: mountSources)
+        case .layout(let path, _):
+            return try OCILayoutStore(path: path, create: access != .pull)
+        }
+    }
+
+    /// The target a location string names (see `target(_:access:mountSources:)`).
+    public func target(_ location: String, access: RepositoryAccess = .pull) throws -> any Target {
+        try target(OCILocation(parsing: location), access: access)
+    }
+
+    private func source(_ text: String) throws -> (location: OCILocation, target: any Target, reference: String) {
+        let location = try OCILocation(parsing: text)
+        return (location, try target(location), location.reference ?? "latest")
+    }
+
+    // MARK: reading
+
+    /// The descriptor a location's tag or digest resolves to.
+    public func resolve(_ location: String) async throws -> Descriptor {
+        let (_, target, reference) = try source(location)
+        return try await target.resolve(reference)
+    }
+
+    /// A manifest's descriptor and exact bytes.
+    public func manifest(_ location: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let (_, target, reference) = try source(location)
+        return try await target.manifest(reference)
+    }
+
+    /// Inspects a manifest or index without downloading layers (see `OCI.inspect`).
+    public func inspect(_ location: String, platform: Platform? = nil) async throws -> ImageInspection {
+        let (_, target, reference) = try source(location)
+        return try await OCI.inspect(target, reference: reference, platform: platform)
+    }
+
+    /// The tags of a repository or layout.
+    public func tags(_ location: String) async throws -> [String] {
+        let target = try target(OCILocation(parsing: location, defaultTag: nil))
+        guard let lister = target as? any TagLister else {
+            throw ContentError.unsupported("\(location) cannot list its tags")
+        }
+        return try await lister.tags()
+    }
+
+    /// The manifests that refer to the manifest a location names (OCI 1.1).
+    public func referrers(_ location: String, artifactType: String? = nil) async throws -> [Descriptor] {
+        let (_, target, reference) = try source(location)
+        guard let lister = target as? any ReferrerLister else {
+            throw ContentError.unsupported("\(location) cannot list referrers; referrers need a registry")
+        }
+        let subject = try await target.resolve(reference)
+        return try await lister.referrers(of: subject.digest, artifactType: artifactType)
+    }
+
+    /// A blob of `REPO@DIGEST`, streamed and verified; through the cache when one is configured.
+    public func fetchBlob(_ location: String) async throws -> ByteStream {
+        let reference = try Reference(parsing: location, defaultTag: nil)
+        guard let digest = reference.digest else {
+            throw OCIClientError.invalidArgument("\(location) names no blob: use REPO@DIGEST")
+        }
+        let repository = registry.repository(reference)
+        guard let cache else {
+            return try await repository.fetch(Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1))
+        }
+        // The cache needs the size: ask the registry.
+        var sized = try await repository.resolve(digest.description)
+        sized.mediaType = "application/octet-stream"
+        let known = sized
+        return try await cache.fetch(known, orDownload: { try await repository.fetch(known) })
+    }
+
+    // MARK: writing
+
+    /// Copies an image, index or artifact between two locations (registries and layouts), byte for byte:
+    /// blobs stream from the source, children go first, what the destination has is skipped, and within one
+    /// registry blobs are mounted. Platforms, referrers and schema1 sources as `options` says.
+    @discardableResult
+    public func copy(from source: String, to destination: String, options: CopyOptions = CopyOptions()) async throws -> CopyResult {
+        let from = try OCILocation(parsing: source)
+        let to = try OCILocation(parsing: destination)
+        var mountSources: [String] = []
+        if case .registry(let s) = from, case .registry(let d) = to, s.endpointHost == d.endpointHost,
+           s.repository != d.repository {
+            mountSources = [s.repository]
+        }
+        var options = options
+        options.concurrency = options.concurrency ?? concurrency
+        let sourceTarget = try target(from)
+        let destinationTarget = try target(to, access: .push, mountSources: mountSources)
+        return try await OCI.copy(from: sourceTarget, reference: from.reference ?? "latest", to: destinationTarget,
+                                  tag: to.tag, options: options)
+    }
+
+    /// `copy` in the background, its events as an `AsyncSequence`.
+    public func startCopy(from source: String, to destination: String, options: CopyOptions = CopyOptions()) -> Transfer<CopyResult> {
+        Transfer { onEvent in
+            var options = options
+            let user = options.onEvent
+            options.onEvent = { event in user?(event); onEvent(event) }
+            return try await self.copy(from: source, to: destination, options: options)
+        }
+    }
+
+    /// Pulls an image or artifact into a directory of files (see `OCI.pull`); blobs come through the cache
+    /// when one is configured.
+    @discardableResult
+    public func pull(_ location: String, into directory: String, options: PullOptions = PullOptions()) async throws -> PullResult {
+        let (_, target, reference) = try source(location)
+        var options = options
+        options.concurrency = options.concurrency ?? concurrency
+        let blobs: (any ContentFetcher)? = cache.map { CachingFetcher(upstream: target, cache: $0) }
+        return try await OCI.pull(from: target, reference: reference, into: directory, blobs: blobs, options: options)
+    }
+
+    /// `pull` in the background, its events as an `AsyncSequence`.
+    public func startPull(_ location: String, into directory: String, options: PullOptions = PullOptions()) -> Transfer<PullResult> {
+        Transfer { onEvent in
+            var options = options
+            let user = options.onEvent
+            options.onEvent = { event in user?(event); onEvent(event) }
+            return try await self.pull(location, into: directory, options: options)
+        }
+    }
+
+    /// Pushes files as an OCI artifact to a location (see `OCI.push`); returns the manifest's descriptor.
+    @discardableResult
+    public func push(files: [FileToPush], to location: String, options: PushOptions = PushOptions()) async throws -> Descriptor {
+        let destination = try OCILocation(parsing: location)
+        var options = options
+        options.concurrency = options.concurrency ?? concurrency
+        return try await OCI.push(files: files, to: try target(destination, access: .push), tag: destination.tag,
+                                  options: options)
+    }
+
+    /// `push` in the background, its events as an `AsyncSequence`.
+    public func startPush(files: [FileToPush], to location: String, options: PushOptions = PushOptions()) -> Transfer<Descriptor> {
+        Transfer { onEvent in
+            var options = options
+            let user = options.onEvent
+            options.onEvent = { event in user?(event); onEvent(event) }
+            return try await self.push(files: files, to: location, options: options)
+        }
+    }
+
+    /// Uploads a file as one blob to a repository (hashed in one pass; skipped when the repository has it).
+    @discardableResult
+    public func pushBlob(file path: String, to location: String,
+                         mediaType: String = "application/octet-stream") async throws -> Descriptor {
+        let target = try target(OCILocation(parsing: location, defaultTag: nil), access: .push)
+        var descriptor = try await FileStore(directory: ".").add(path, mediaType: mediaType)
+        descriptor.annotations = nil
+        if try await target.exists(descriptor) { return descriptor }
+        try await target.push(descriptor, source: .file(path))
+        return descriptor
+    }
+
+    /// Uploads manifest bytes unchanged to a location's tag or digest.
+    @discardableResult
+    public func pushManifest(_ bytes: [UInt8], mediaType: String, to location: String) async throws -> Descriptor {
+        let destination = try OCILocation(parsing: location)
+        let target = try target(destination, access: .push)
+        if let writer = target as? any ManifestWriter {
+            return try await writer.pushManifest(bytes, mediaType: mediaType, reference: destination.tag)
+        }
+        let descriptor = Descriptor.of(bytes, mediaType: mediaType)
+        try await target.push(descriptor, content: ByteStream(bytes: bytes))
+        if let tag = destination.tag { try await target.tag(descriptor, as: tag) }
+        return descriptor
+    }
+
+    /// Points several tags at the manifest a location names, one upload of its bytes per tag.
+    @discardableResult
+    public func tag(_ location: String, as tags: [String]) async throws -> Descriptor {
+        let source = try OCILocation(parsing: location)
+        return try await OCI.tag(try target(source, access: .push), reference: source.reference ?? "latest", as: tags)
+    }
+}
