@@ -94,18 +94,29 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Fixtures every test target shares: temporary directories, test images, byte streams, the fake registry.
+        .target(name: "OCITestFixtures", dependencies: [
+            "OCISync", "OCISpec", "OCIContent", "OCICredentials", "OCIRegistry", "OCITesting",
+        ], path: "Tests/Fixtures"),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIGoCompat", "OCIKit", "OCISchema1"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
-        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
+        .testTarget(name: "OCILayoutTests", dependencies: ["OCITestFixtures", "OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
         .testTarget(name: "OCICacheTests", dependencies: [
             "OCISync",
             "OCICache", "OCIContent", "OCISpec",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "OCIContentTests", dependencies: [
+            "OCITestFixtures", "OCISync", "OCISpec", "OCIContent", "OCILayout", "OCIRegistry", "OCITesting",
+        ]),
+        .testTarget(name: "OCIKitTests", dependencies: [
+            "OCITestFixtures", "OCISync", "OCIKit", "OCIGoCompat", "OCISchema1", "OCITesting",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "OCIRegistryTests", dependencies: [
-            "OCISync",
+            "OCITestFixtures", "OCISync",
             "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -55,19 +55,17 @@ public protocol GoExtendedClientProtocol: GoClientProtocol {
 
 /// Options of `GoClient` (Go: `Options` and its `Option` values).
 public struct GoClientOptions: Sendable {
-    /// Docker config files to read credentials from (besides the default one).
+    /// Docker config files to read credentials from besides the default one (Go: `Paths`); used only when
+    /// `registry.credentials` is nil, to build the keyring. (Go's `Keyring` is `registry.credentials`, its
+    /// `AllowPlainHttp` is `registry.plainHTTP = .allowed`.)
     public var configPaths: [String] = []
-    /// Allow plain HTTP for any host (Go: `AllowPlainHttp`). Loopback and private hosts may use it anyway.
-    public var allowPlainHTTP = false
-    /// An explicit keyring; when nil one is built from `configPaths` and the default docker config.
-    public var keyring: (any CredentialSource)?
     /// A verified blob cache used by `fetch` (Go: `WithCache`): hits stream from it, misses fill it while
     /// streaming. `copy` never uses it.
     public var cache: ContentCache?
-    /// Media types the caller knows (Go: `WithKnownMediaType`); they are accepted for pushes as blobs.
+    /// Media types the caller knows (Go: `WithKnownMediaType`). Kept for source compatibility: as in Go, where
+    /// the set is stored and never read, it changes nothing (every media type is accepted).
     public var knownMediaTypes: Set<String> = MediaType.defaultKnownMediaTypes
-    /// The registry client's settings (TLS, retries, timeouts, concurrency). Its credentials and plain-HTTP policy
-    /// are set from the fields above.
+    /// The registry client's settings: TLS, retries, timeouts, concurrency, credentials, plain-HTTP policy.
     public var registry = RegistryClient.Configuration()
 
     public init() {}
@@ -83,12 +81,9 @@ public final class GoClient: GoExtendedClientProtocol {
     /// Builds a client; reads the keyring from the config files unless one is given (Go: `NewClient`).
     public init(options: GoClientOptions = GoClientOptions()) throws {
         var config = options.registry
-        if let keyring = options.keyring {
-            config.credentials = keyring
-        } else if config.credentials == nil {
+        if config.credentials == nil {
             config.credentials = try KeyringBuilder().fromConfigFiles(options.configPaths).build()
         }
-        if options.allowPlainHTTP { config.plainHTTP = .allowed }
         self.options = options
         self.registry = try RegistryClient(configuration: config)
     }

@@ -92,7 +92,6 @@ enum Clients {
     static func make(keyring: Keyring = Keyring(), tls: RegistryClient.Configuration.TLS = RegistryClient.Configuration.TLS(),
                      plainHTTP: PlainHTTPPolicy = .privateHostsOnly) throws -> GoClient {
         var options = GoClientOptions()
-        options.keyring = keyring
         options.registry = RegistryClient.Configuration(
             plainHTTP: plainHTTP, tls: tls, credentials: keyring,
             retry: RegistryClient.Configuration.Retry(maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)),

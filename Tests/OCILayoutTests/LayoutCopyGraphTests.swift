@@ -2,6 +2,7 @@ import Foundation
 import OCIContent
 import OCILayout
 import OCISpec
+import OCITestFixtures
 import XCTest
 
 /// `copyGraph` into a layout and back out, byte for byte.

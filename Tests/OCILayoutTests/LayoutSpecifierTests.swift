@@ -1,4 +1,5 @@
 import OCILayout
+import OCITestFixtures
 import XCTest
 
 /// The `ocidir://PATH[:TAG|@DIGEST]` grammar.

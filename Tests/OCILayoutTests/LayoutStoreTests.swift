@@ -2,6 +2,7 @@ import Foundation
 import OCIContent
 import OCILayout
 import OCISpec
+import OCITestFixtures
 import XCTest
 
 /// Opening layouts, and the push / fetch / resolve / tag / delete round trip.

@@ -2,6 +2,7 @@ import Foundation
 import OCIContent
 import OCILayout
 import OCISpec
+import OCITestFixtures
 import XCTest
 
 /// Content that does not match its descriptor is never kept, and tampered blobs are caught on fetch.

@@ -2,6 +2,7 @@ import Foundation
 import OCIContent
 import OCILayout
 import OCISpec
+import OCITestFixtures
 import XCTest
 
 /// Layouts written by this store are read by skopeo (`oci:DIR:TAG`), and the reverse.

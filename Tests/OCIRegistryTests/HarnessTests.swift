@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// Self-tests of the OCITesting harness: every registry mode, the token server and the fake HTTP server.

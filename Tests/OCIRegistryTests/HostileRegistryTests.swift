@@ -11,6 +11,7 @@ import OCIReference
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// A registry the user does not control, played by an in-process fake: wrong bytes, cut, endless and dripping

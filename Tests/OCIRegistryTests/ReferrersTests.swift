@@ -3,6 +3,7 @@ import OCIContent
 import OCIRegistry
 import OCISpec
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// OCI 1.1 subject and referrers, and deletion, against the real registry 2.8 (no referrers API there, so the

@@ -10,6 +10,7 @@ import OCIReference
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// Protocol behaviour a real registry cannot be made to show, against an in-process fake.
@@ -51,7 +52,7 @@ final class RegistryClientTests: XCTestCase {
             return .status(404)
         }) { server, client in
             let ociClient = try GoClient(options: {
-                var o = GoClientOptions(); o.keyring = Keyring(); o.registry = testConfiguration(); return o
+                var o = GoClientOptions(); o.registry = testConfiguration(); o.registry.credentials = Keyring(); return o
             }())
             defer { Task { try? await ociClient.shutdown() } }
             let repos = try await ociClient.listRepositories("\(server.host)/myproject/repo")

@@ -6,6 +6,7 @@ import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// Collects every log line (message and metadata) at trace level.

@@ -4,6 +4,7 @@ import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// A fake registry with chunked upload sessions and switchable faults.

@@ -9,6 +9,7 @@ import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// F19 and F17: the legacy artifact model and `getOCIArtifact`/`pushOCIArtifact` (Go bugs 12, 13, 14, 18 fixed).
@@ -250,8 +251,8 @@ private func requireArtifactRegistry() throws {
 
 private func artifactClient() throws -> GoClient {
     var options = GoClientOptions()
-    options.keyring = Keyring()
     options.registry = testConfiguration()
+    options.registry.credentials = Keyring()
     return try GoClient(options: options)
 }
 

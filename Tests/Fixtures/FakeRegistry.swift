@@ -7,7 +7,7 @@ import OCISync
 import OCITesting
 
 /// Settings for tests: fast retries, plain HTTP to the loopback fake.
-func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClient.Configuration {
+package func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryClient.Configuration {
     RegistryClient.Configuration(credentials: credentials,
                                 retry: RegistryClient.Configuration.Retry(maxAttempts: 4, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(50)),
                                 readTimeout: .seconds(5))
@@ -15,22 +15,24 @@ func testConfiguration(credentials: (any CredentialSource)? = nil) -> RegistryCl
 
 /// A minimal in-memory registry behind a FakeHTTPServer handler: /v2/, manifests and blobs by digest or tag,
 /// and monolithic uploads. Tests wrap it to inject faults.
-final class FakeRegistry: Sendable {
-    struct State {
-        var blobs: [String: [UInt8]] = [:]
-        var manifests: [String: (mediaType: String, bytes: [UInt8])] = [:]
-        var uploads: [String: [UInt8]] = [:]
-        var nextUpload = 0
+package final class FakeRegistry: Sendable {
+    package struct State {
+        package var blobs: [String: [UInt8]] = [:]
+        package var manifests: [String: (mediaType: String, bytes: [UInt8])] = [:]
+        package var uploads: [String: [UInt8]] = [:]
+        package var nextUpload = 0
     }
-    let state = Locked(State())
+    package let state = Locked(State())
 
-    func addBlob(_ bytes: [UInt8]) -> Descriptor {
+    package init() {}
+
+    package func addBlob(_ bytes: [UInt8]) -> Descriptor {
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
         state.withLock { $0.blobs[d.digest.description] = bytes }
         return d
     }
 
-    func addManifest(_ bytes: [UInt8], mediaType: String, tag: String? = nil) -> Descriptor {
+    package func addManifest(_ bytes: [UInt8], mediaType: String, tag: String? = nil) -> Descriptor {
         let d = Descriptor.of(bytes, mediaType: mediaType)
         state.withLock {
             $0.manifests[d.digest.description] = (mediaType, bytes)
@@ -40,7 +42,7 @@ final class FakeRegistry: Sendable {
     }
 
     /// Handles the standard routes; returns nil for paths it does not know.
-    func handle(_ req: FakeRequest) -> FakeResponse? {
+    package func handle(_ req: FakeRequest) -> FakeResponse? {
         let path = req.path
         if path == "/v2/" || path == "/v2" { return .json(200, "{}") }
         guard path.hasPrefix("/v2/") else { return nil }
@@ -76,7 +78,7 @@ final class FakeRegistry: Sendable {
 }
 
 /// Starts a fake server whose handler is `handler`, runs `body` with a client for it, and stops both.
-func withFake<T: Sendable>(
+package func withFake<T: Sendable>(
     configuration: RegistryClient.Configuration = testConfiguration(),
     _ handler: @escaping @Sendable (FakeRequest) async -> FakeResponse,
     _ body: (FakeHTTPServer, RegistryClient) async throws -> T
@@ -96,6 +98,6 @@ func withFake<T: Sendable>(
 }
 
 /// The requests that reached the fake over plain HTTP (the client's first HTTPS probe is not a request).
-func registryRequests(_ server: FakeHTTPServer) -> [FakeRequest] {
+package func registryRequests(_ server: FakeHTTPServer) -> [FakeRequest] {
     server.requests().filter { $0.path.hasPrefix("/") }
 }

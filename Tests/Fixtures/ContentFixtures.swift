@@ -1,26 +1,25 @@
 import Foundation
 import OCIContent
-import OCILayout
 import OCISpec
 import XCTest
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+package struct TemporaryDirectory {
+    package let path: String
 
-    init() throws {
+    package init() throws {
         path = FileManager.default.temporaryDirectory.path + "/ocilayout-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func sub(_ name: String) -> String { path + "/" + name }
+    package func sub(_ name: String) -> String { path + "/" + name }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    package func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// Runs `body` and returns the error it throws (nil and a failure when it does not throw).
 @discardableResult
-func asyncError<T>(
+package func asyncError<T>(
     file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> T
 ) async -> (any Error)? {
     do {
@@ -33,7 +32,7 @@ func asyncError<T>(
 }
 
 /// Deterministic pseudo-random bytes.
-func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
+package func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
     var state = seed &* 6364136223846793005 &+ 1442695040888963407
     var out = [UInt8]()
     out.reserveCapacity(count)
@@ -45,7 +44,7 @@ func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// A stream fed by a list of chunks, optionally failing after them instead of ending.
-func chunkedStream(_ chunks: [[UInt8]], failingWith error: (any Error & Sendable)? = nil) -> ByteStream {
+package func chunkedStream(_ chunks: [[UInt8]], failingWith error: (any Error & Sendable)? = nil) -> ByteStream {
     ByteStream {
         let feeder = ChunkFeeder(chunks: chunks, error: error)
         return { try await feeder.next() }
@@ -68,11 +67,13 @@ actor ChunkFeeder {
     }
 }
 
-struct InjectedFailure: Error {}
+package struct InjectedFailure: Error {
+    package init() {}
+}
 
 /// Wraps `payload` in a gzip member made of stored (uncompressed) deflate blocks: a valid gzip layer
 /// without a compressor.
-func gzipStored(_ payload: [UInt8]) -> [UInt8] {
+package func gzipStored(_ payload: [UInt8]) -> [UInt8] {
     var out: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]
     var offset = 0
     repeat {
@@ -89,7 +90,7 @@ func gzipStored(_ payload: [UInt8]) -> [UInt8] {
     return out
 }
 
-func crc32(_ bytes: [UInt8]) -> UInt32 {
+package func crc32(_ bytes: [UInt8]) -> UInt32 {
     var crc: UInt32 = 0xffff_ffff
     for b in bytes {
         crc ^= UInt32(b)
@@ -100,15 +101,15 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
 
 /// A small multi-platform image: per platform a config and two gzip layers (one shared), a manifest, and an
 /// index over both manifests.
-struct TestImage {
-    var blobs: [OCIDigest: [UInt8]] = [:]
-    var manifests: [Descriptor] = []
-    var index: Descriptor
-    var indexBytes: [UInt8]
+package struct TestImage {
+    package var blobs: [OCIDigest: [UInt8]] = [:]
+    package var manifests: [Descriptor] = []
+    package var index: Descriptor
+    package var indexBytes: [UInt8]
 
-    func bytes(_ d: Descriptor) -> [UInt8] { blobs[d.digest] ?? [] }
+    package func bytes(_ d: Descriptor) -> [UInt8] { blobs[d.digest] ?? [] }
 
-    static func make() throws -> TestImage {
+    package static func make() throws -> TestImage {
         var blobs: [OCIDigest: [UInt8]] = [:]
         func add(_ bytes: [UInt8], _ mediaType: String) -> Descriptor {
             let d = Descriptor.of(bytes, mediaType: mediaType)
@@ -136,7 +137,7 @@ struct TestImage {
     }
 
     /// A memory store holding every blob of the image.
-    func memoryStore() async -> MemoryStore {
+    package func memoryStore() async -> MemoryStore {
         let store = MemoryStore()
         for (_, bytes) in blobs.sorted(by: { $0.key < $1.key }) {
             let mediaType = ManifestDocument.sniffMediaType(bytes) ?? "application/octet-stream"
@@ -147,11 +148,11 @@ struct TestImage {
 }
 
 /// The names of the files in `directory`, sorted; empty when it does not exist.
-func listing(_ directory: String) -> [String] {
+package func listing(_ directory: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
 }
 
 /// The content of a file as bytes.
-func fileBytes(_ path: String) -> [UInt8]? {
+package func fileBytes(_ path: String) -> [UInt8]? {
     FileManager.default.contents(atPath: path).map { [UInt8]($0) }
 }

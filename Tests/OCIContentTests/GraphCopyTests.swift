@@ -7,6 +7,7 @@ import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// A fetcher that counts fetches per digest and can be slowed down.

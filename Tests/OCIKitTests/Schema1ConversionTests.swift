@@ -11,6 +11,7 @@ import OCIRegistry
 import OCISpec
 import OCISync
 import OCITesting
+import OCITestFixtures
 import XCTest
 
 /// swift-crypto has a `OCIDigest` protocol too.
@@ -558,8 +559,8 @@ private func s1Digest(_ s: String) -> OCIDigest { OCIDigest.of(Array(s.utf8)) }
 
 private func s1Client() throws -> GoClient {
     var options = GoClientOptions()
-    options.keyring = Keyring()
     options.registry = testConfiguration()
+    options.registry.credentials = Keyring()
     return try GoClient(options: options)
 }
 
