@@ -145,6 +145,8 @@ public final class RegistryClient: Sendable {
                 throw error
             }
             let status = Int(response.status.code)
+            // The URL without credentials or query secrets; headers (and so credentials) are never logged.
+            configuration.logger.debug("\(method.rawValue) \(url.redactedString) \(status)")
             switch status {
             case 401 where toRegistry && !authRetried:
                 let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
