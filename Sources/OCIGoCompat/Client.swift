@@ -109,7 +109,7 @@ public final class GoClient: GoExtendedClientProtocol {
         let repo = registry.repository(reference)
         let stream: ByteStream
         if let cache = options.cache {
-            stream = try await cache.fetch(descriptor, orDownload: { try await repo.fetch(descriptor) })
+            stream = try await CachingFetcher(upstream: repo, cache: cache).fetch(descriptor)
         } else {
             stream = try await repo.fetch(descriptor)
         }

@@ -165,8 +165,7 @@ public final class OCIClient: Sendable {
         // The cache needs the size: ask the registry.
         var sized = try await repository.resolve(digest.description)
         sized.mediaType = "application/octet-stream"
-        let known = sized
-        return try await cache.fetch(known, orDownload: { try await repository.fetch(known) })
+        return try await CachingFetcher(upstream: repository, cache: cache).fetch(sized)
     }
 
     // MARK: writing
