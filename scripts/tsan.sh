@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-filter=${1:-'LayoutConcurrencyTests|ReadThroughTests|ContentCacheTests|InMemoryCacheTests|CrossProcessTests|CredentialHelperTests|KeyringMatchingTests|CopyTests|UploadTests|RegistryClientTests|HostileRegistryTests|TokenAuthTests|CacheIntegrationTests|FaultSurvivalTests'}
+filter=${1:-'LayoutConcurrencyTests|ReadThroughTests|ContentCacheTests|InMemoryCacheTests|CrossProcessTests|CredentialHelperTests|KeyringMatchingTests|CopyTests|VerbTests|VerbIntegrationTests|ErrorKindTests|UploadTests|RegistryClientTests|HostileRegistryTests|TokenAuthTests|CacheIntegrationTests|FaultSurvivalTests'}
 scratch=.build-tsan
 start=$(date +%s)
 swift build --build-tests --sanitize=thread --scratch-path "$scratch"

@@ -194,9 +194,17 @@ public final class OCIClient: Sendable {
     public func startCopy(from source: String, to destination: String, options: CopyOptions = CopyOptions()) -> Transfer<CopyResult> {
         Transfer { onEvent in
             var options = options
-            let user = options.onEvent
-            options.onEvent = { event in user?(event); onEvent(event) }
+            options.onEvent = Self.both(options.onEvent, onEvent)
             return try await self.copy(from: source, to: destination, options: options)
+        }
+    }
+
+    /// A handler that calls the caller's own handler, then the transfer's.
+    private static func both(_ first: (@Sendable (CopyEvent) -> Void)?,
+                             _ second: @escaping @Sendable (CopyEvent) -> Void) -> @Sendable (CopyEvent) -> Void {
+        { event in
+            first?(event)
+            second(event)
         }
     }
 
@@ -215,8 +223,7 @@ public final class OCIClient: Sendable {
     public func startPull(_ location: String, into directory: String, options: PullOptions = PullOptions()) -> Transfer<PullResult> {
         Transfer { onEvent in
             var options = options
-            let user = options.onEvent
-            options.onEvent = { event in user?(event); onEvent(event) }
+            options.onEvent = Self.both(options.onEvent, onEvent)
             return try await self.pull(location, into: directory, options: options)
         }
     }
@@ -235,8 +242,7 @@ public final class OCIClient: Sendable {
     public func startPush(files: [FileToPush], to location: String, options: PushOptions = PushOptions()) -> Transfer<Descriptor> {
         Transfer { onEvent in
             var options = options
-            let user = options.onEvent
-            options.onEvent = { event in user?(event); onEvent(event) }
+            options.onEvent = Self.both(options.onEvent, onEvent)
             return try await self.push(files: files, to: location, options: options)
         }
     }

@@ -95,42 +95,8 @@ public struct Schema1Converter: Sendable {
         self.concurrency = max(1, concurrency)
     }
 
-    /// One `history` item of an OCI image config (Go: `ocispecv1.History`). Empty strings and a false
-    /// `empty_layer` are left out of the JSON, as Go's `omitempty` does.
-    public struct History: Hashable, Sendable, Codable {
-        /// RFC 3339 time, formatted as Go's `time.Time` marshals it (`0001-01-01T00:00:00Z` when unknown).
-        public var created: String?
-        /// `container_config.Cmd` joined with spaces.
-        public var createdBy: String?
-        public var author: String?
-        public var comment: String?
-        /// True for layers without content (`throwaway`, or `Size` 0); nil (absent) otherwise.
-        public var emptyLayer: Bool?
-
-        public init(created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
-                    emptyLayer: Bool? = nil) {
-            self.created = created
-            self.createdBy = createdBy
-            self.author = author
-            self.comment = comment
-            self.emptyLayer = emptyLayer
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case created, author, comment
-            case createdBy = "created_by"
-            case emptyLayer = "empty_layer"
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            if let created { try c.encode(created, forKey: .created) }
-            if let createdBy, !createdBy.isEmpty { try c.encode(createdBy, forKey: .createdBy) }
-            if let author, !author.isEmpty { try c.encode(author, forKey: .author) }
-            if let comment, !comment.isEmpty { try c.encode(comment, forKey: .comment) }
-            if emptyLayer == true { try c.encode(true, forKey: .emptyLayer) }
-        }
-    }
+    /// One `history` item of an OCI image config (Go: `ocispecv1.History`).
+    public typealias History = ImageConfiguration.History
 
     // MARK: conversion
 

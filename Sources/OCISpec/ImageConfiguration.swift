@@ -35,12 +35,16 @@ public struct ImageConfiguration: Hashable, Sendable, Codable {
         enum CodingKeys: String, CodingKey { case type, diffIDs = "diff_ids" }
     }
 
-    /// One history entry.
+    /// One history entry (Go: `ocispecv1.History`). Empty strings and a false `empty_layer` are left out of the
+    /// JSON, as Go's `omitempty` does.
     public struct History: Hashable, Sendable, Codable {
+        /// RFC 3339 time.
         public var created: String?
+        /// The command that made the layer.
         public var createdBy: String?
         public var author: String?
         public var comment: String?
+        /// True for history entries without a layer; nil (absent) otherwise.
         public var emptyLayer: Bool?
 
         public init(created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
@@ -54,6 +58,15 @@ public struct ImageConfiguration: Hashable, Sendable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case created, author, comment, createdBy = "created_by", emptyLayer = "empty_layer"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if let created { try c.encode(created, forKey: .created) }
+            if let createdBy, !createdBy.isEmpty { try c.encode(createdBy, forKey: .createdBy) }
+            if let author, !author.isEmpty { try c.encode(author, forKey: .author) }
+            if let comment, !comment.isEmpty { try c.encode(comment, forKey: .comment) }
+            if emptyLayer == true { try c.encode(true, forKey: .emptyLayer) }
         }
     }
 
