@@ -33,9 +33,12 @@ public final class OCIClient: Sendable {
 
         /// The default configuration with the credentials docker, podman and the environment provide
         /// (`KeyringBuilder`'s documented order), plus the docker config files in `configFiles`.
-        public static func automatic(configFiles: [String] = []) throws -> Configuration {
+        /// `logger` is the one logger of the client (registry, keyring and cache).
+        public static func automatic(configFiles: [String] = [],
+                                     logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() })) throws -> Configuration {
             var configuration = Configuration()
-            configuration.registry.credentials = try KeyringBuilder().fromConfigFiles(configFiles).build()
+            configuration.registry.logger = logger
+            configuration.registry.credentials = try KeyringBuilder().fromConfigFiles(configFiles).withLogger(logger).build()
             return configuration
         }
     }
