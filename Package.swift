@@ -26,7 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        // A lock-guarded value, shared by every module that keeps mutable state in a Sendable class.
+        // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
+        // cross-process file lock. Foundation only.
         .target(name: "OCISync"),
         // Spec types: digests, media types, descriptors, manifests. No I/O.
         .target(name: "OCISpec", dependencies: [
@@ -82,6 +83,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "OCISyncTests", dependencies: ["OCISync"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIClient"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
