@@ -38,7 +38,7 @@ let package = Package(
         // The content protocols every store implements, byte streams, verification, the memory store.
         .target(name: "OCIContent", dependencies: ["OCISync", "OCISpec", "OCIReference"]),
         // The OCI image layout directory as a content target.
-        .target(name: "OCILayout", dependencies: ["OCISpec", "OCIReference", "OCIContent"]),
+        .target(name: "OCILayout", dependencies: ["OCISync", "OCISpec", "OCIReference", "OCIContent"]),
         // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
         .target(name: "OCICache", dependencies: [
             "OCISync",
