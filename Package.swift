@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "OCICredentials", dependencies: [
             "OCISync",
             "OCIReference",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The registry client: transport, auth, the distribution API.
