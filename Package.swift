@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
@@ -67,6 +68,8 @@ let package = Package(
         // The Go ociclient API on top of the registry client.
         .target(name: "OCIClient", dependencies: [
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache",
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Test support: real registry processes, a token server and an in-process HTTP fake.
