@@ -28,9 +28,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // `swift package generate-documentation --target OCIKit` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
-        // A lock-guarded value, shared by every module that keeps mutable state in a Sendable class.
+        // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
+        // cross-process file lock. Foundation only.
         .target(name: "OCISync"),
         // Spec types: digests, media types, descriptors, manifests. No I/O.
         .target(name: "OCISpec", dependencies: [
@@ -41,7 +43,7 @@ let package = Package(
         // The content protocols every store implements, byte streams, verification, the memory store.
         .target(name: "OCIContent", dependencies: ["OCISync", "OCISpec", "OCIReference"]),
         // The OCI image layout directory as a content target.
-        .target(name: "OCILayout", dependencies: ["OCISpec", "OCIReference", "OCIContent"]),
+        .target(name: "OCILayout", dependencies: ["OCISync", "OCISpec", "OCIReference", "OCIContent"]),
         // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
         .target(name: "OCICache", dependencies: [
             "OCISync",
@@ -53,6 +55,8 @@ let package = Package(
         .target(name: "OCICredentials", dependencies: [
             "OCISync",
             "OCISpec", "OCIReference",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The registry client: transport, auth, the distribution API.
@@ -66,7 +70,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Docker schema1 manifests converted to OCI images (layers streamed through zlib for their diffIDs).
-        .target(name: "OCISchema1", dependencies: ["OCISync", "OCISpec", "OCIContent"]),
+        .target(name: "OCISchema1", dependencies: [
+            "OCISync", "OCISpec", "OCIContent",
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // The product users import: the verbs (copy, pull, push, inspect, tag) over any two targets, and
         // OCIClient, which runs them by location string with one configuration and a scoped lifetime.
         .target(name: "OCIKit", dependencies: [
@@ -100,6 +108,7 @@ let package = Package(
         .target(name: "OCITestFixtures", dependencies: [
             "OCISync", "OCISpec", "OCIContent", "OCICredentials", "OCIRegistry", "OCITesting",
         ], path: "Tests/Fixtures"),
+        .testTarget(name: "OCISyncTests", dependencies: ["OCISync"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIGoCompat", "OCIKit", "OCISchema1"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
@@ -111,7 +120,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "OCIContentTests", dependencies: [
-            "OCITestFixtures", "OCISync", "OCISpec", "OCIContent", "OCILayout", "OCIRegistry", "OCITesting",
+            "OCITestFixtures", "OCISync", "OCISpec", "OCIContent", "OCILayout", "OCIRegistry", "OCITesting", "OCIKit",
         ]),
         .testTarget(name: "OCIKitTests", dependencies: [
             "OCITestFixtures", "OCISync", "OCIKit", "OCIGoCompat", "OCISchema1", "OCITesting",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need from Debian's packages, when missing:
-# the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl.
+# the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl, and zlib's
+# headers (compress-nio builds against the system zlib).
 set -euo pipefail
-packages=(docker-registry skopeo apache2-utils openssl curl python3)
+packages=(docker-registry skopeo apache2-utils openssl curl python3 zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

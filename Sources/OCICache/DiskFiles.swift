@@ -1,4 +1,5 @@
 import Foundation
+import OCISync
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -107,68 +108,30 @@ final class OpenedFile: Sendable {
     }
 }
 
-/// A temporary file beside a cache entry with a name unique to this process and writer. `commit` renames it
+/// A temporary file beside a cache entry (`.<hex>.<pid>.<random>.tmp`, see `AtomicFile`). `commit` renames it
 /// into place; `discard` (or dropping the writer) removes it. Used by one task at a time.
+/// No fsync: a torn entry after a crash fails verification on read and is then deleted.
 final class TemporaryFile: @unchecked Sendable {
-    let path: String
-    let destination: String
-    private var fd: Int32
-    private(set) var bytesWritten: Int64 = 0
+    private let file: AtomicFile
 
     init(destination: String) throws(CacheError) {
-        let dir = (destination as NSString).deletingLastPathComponent
-        let base = (destination as NSString).lastPathComponent
-        let unique = UUID().uuidString.prefix(8).lowercased()
-        path = "\(dir)/.\(base).\(getpid()).\(unique)\(DiskLayout.temporarySuffix)"
-        self.destination = destination
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .writeFailed(path: path, reason: errnoDescription()) }
-        self.fd = fd
+        do { file = try AtomicFile(destination: destination) } catch { throw .writeFailed(path: error.path, reason: error.reason) }
     }
 
-    deinit { discard() }
+    var path: String { file.temporaryPath }
+    var destination: String { file.destination }
+    var bytesWritten: Int64 { file.bytesWritten }
 
     /// Appends bytes.
     func append(_ bytes: [UInt8]) throws(CacheError) {
-        guard fd >= 0 else { throw .writeFailed(path: path, reason: "the temporary file was already closed") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return write(fd, base + done, bytes.count - done)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .writeFailed(path: path, reason: errnoDescription())
-            }
-            done += n
-        }
-        bytesWritten += Int64(bytes.count)
+        do { try file.write(bytes) } catch { throw .writeFailed(path: path, reason: error.reason) }
     }
 
     /// Closes the file and renames it over the destination. On failure the temporary file is removed.
-    /// No fsync: a torn entry after a crash fails verification on read and is then deleted.
     func commit() throws(CacheError) {
-        guard fd >= 0 else { throw .writeFailed(path: destination, reason: "the temporary file was already closed") }
-        let closed = close(fd)
-        fd = -1
-        guard closed == 0 else {
-            let reason = errnoDescription()
-            _ = unlink(path)
-            throw .writeFailed(path: destination, reason: reason)
-        }
-        guard rename(path, destination) == 0 else {
-            let reason = errnoDescription()
-            _ = unlink(path)
-            throw .writeFailed(path: destination, reason: reason)
-        }
+        do { try file.commit() } catch { throw .writeFailed(path: destination, reason: error.reason) }
     }
 
     /// Closes and removes the temporary file, if it is still open.
-    func discard() {
-        guard fd >= 0 else { return }
-        _ = close(fd)
-        fd = -1
-        _ = unlink(path)
-    }
+    func discard() { file.discard() }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OCISpec
+import OCISync
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,7 +13,7 @@ import Darwin
 /// beside them, and `ROOT/.lock`, locked with `flock` around renames, deletions, garbage collection and prune so
 /// that processes sharing the directory do not race on the same path.
 struct DiskLayout: Sendable {
-    static let temporarySuffix = ".tmp"
+    static let temporarySuffix = AtomicFile.temporarySuffix
 
     let root: String
     let blobs: String
@@ -66,13 +67,7 @@ struct DiskLayout: Sendable {
     /// Runs `body` holding the exclusive cross-process lock. When the lock file cannot be opened (a read-only
     /// directory, where nothing is written anyway) `body` runs without it.
     func withFileLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return try body() }
-        defer { _ = close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { return try body() }
-        }
-        return try body()
+        try FileLock.withExclusiveLock(lockPath, creatingWith: 0o644, body)
     }
 
     /// Deletes the entry at `name` only if it is still the file described by `status`, so a corrupt file that

@@ -1,5 +1,6 @@
 import Foundation
 import OCISpec
+import OCISync
 
 #if canImport(Glibc)
 import Glibc
@@ -82,65 +83,40 @@ final class FileChunkReader: @unchecked Sendable {
 /// Writes a file atomically: content goes to a temporary file beside the destination, which is renamed over
 /// the destination only by `commit()`. `discard()` (or dropping the writer) removes the temporary file.
 /// Readers never see a partial file. Data is not fsynced: every store re-verifies content when it reads it.
+/// The streaming front of the package's one atomic writer, `AtomicFile`; it creates missing directories.
 public final class AtomicFileWriter: @unchecked Sendable {
     public let destination: String
-    let temporary: String
-    private var fd: Int32
+    private let file: AtomicFile
+    private var committed = false
 
     public init(destination: String) throws {
         self.destination = destination
         let dir = (destination as NSString).deletingLastPathComponent
-        let directory = dir.isEmpty ? "." : dir
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let base = (destination as NSString).lastPathComponent
-        temporary = directory + "/.\(base).tmp-\(UUID().uuidString)"
-        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ContentError.posix("create", temporary, errno: errno)
+        try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
+        do {
+            file = try AtomicFile(destination: destination)
+        } catch {
+            throw ContentError(error)
         }
     }
 
     deinit { discard() }
 
     public func write(_ bytes: [UInt8]) throws {
-        guard fd >= 0 else { throw ContentError.unsupported("write after commit to \(destination)") }
-        try bytes.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = posixWrite(fd, raw.baseAddress?.advanced(by: written), raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ContentError.posix("write", temporary, errno: errno)
-                }
-                written += n
-            }
-        }
+        guard !committed else { throw ContentError.unsupported("write after commit to \(destination)") }
+        do { try file.write(bytes) } catch { throw ContentError(error) }
     }
 
-    /// Closes and renames the temporary file over the destination.
+    /// Closes and renames the temporary file over the destination. Committing again does nothing.
     public func commit() throws {
-        guard fd >= 0 else { return }
-        let closed = close(fd)
-        fd = -1
-        guard closed == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ContentError.io(operation: "finish writing", path: destination, reason: why)
-        }
-        if rename(temporary, destination) != 0 {
-            let why = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ContentError.io(operation: "move the download into", path: destination, reason: why)
-        }
+        guard !committed else { return }
+        committed = true
+        do { try file.commit() } catch { throw ContentError(error) }
     }
 
     /// Removes the temporary file; the destination is untouched.
     public func discard() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-            unlink(temporary)
-        }
+        file.discard()
     }
 
     /// Writes a whole stream and commits it; on any error nothing is left behind.
@@ -156,13 +132,16 @@ public final class AtomicFileWriter: @unchecked Sendable {
     }
 }
 
-/// `write(2)`, named apart from the writer's own `write`.
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
-    #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
-    #else
-    return Darwin.write(fd, buffer, count)
-    #endif
+extension ContentError {
+    /// The content error for a file-system failure of the shared primitives: `.io` with the path and the
+    /// operating system's message.
+    init(_ error: any Error) {
+        if let fs = error as? FileSystemError {
+            self = .io(operation: fs.operation, path: fs.path, reason: fs.reason)
+        } else if let content = error as? ContentError {
+            self = content
+        } else {
+            self = .io(operation: "write", path: "", reason: "\(error)")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OCISync
 
 /// Stores and erases credentials in a docker config file, for `login` / `logout`.
 ///
@@ -152,29 +153,10 @@ public struct DockerConfigWriter: Sendable {
         } catch {
             throw .writeFailed(path: path, reason: "cannot create directory \(directory)")
         }
-        let temporary = (directory as NSString).appendingPathComponent(".\((target as NSString).lastPathComponent).\(UUID().uuidString).tmp")
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .writeFailed(path: path, reason: "cannot create a temporary file in \(directory) (errno \(errno))") }
-        var failure: String?
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count, let base = buffer.baseAddress {
-                let written = write(fd, base + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = "write failed (errno \(errno))"
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = "fsync failed (errno \(errno))" }
-        if fchmod(fd, 0o600) != 0 && failure == nil { failure = "chmod failed (errno \(errno))" }
-        close(fd)
-        if failure == nil && rename(temporary, target) != 0 { failure = "rename failed (errno \(errno))" }
-        if let failure {
-            unlink(temporary)
-            throw .writeFailed(path: path, reason: failure)
+        do {
+            try AtomicFile.write(data, to: target, permissions: .exactly(0o600), synchronize: true)
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
         }
     }
 }

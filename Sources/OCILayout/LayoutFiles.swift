@@ -1,5 +1,5 @@
 import Foundation
-import OCIContent
+import OCISync
 
 #if canImport(Glibc)
 import Glibc
@@ -47,16 +47,7 @@ enum LayoutFiles {
 
     /// Replaces `path` with `bytes` through a temporary file and a rename: readers see the old or the new file.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(OCILayoutError) {
-        do {
-            let writer = try AtomicFileWriter(destination: path)
-            do {
-                try writer.write(bytes)
-                try writer.commit()
-            } catch {
-                writer.discard()
-                throw error
-            }
-        } catch {
+        do { try AtomicFile.write(bytes, to: path) } catch {
             throw .io(path: path, operation: "write", reason: "\(error)")
         }
     }
@@ -76,41 +67,5 @@ enum LayoutFiles {
         let code = errno
         if code == ENOENT { return false }
         throw .io(path: path, operation: "remove", reason: String(cString: strerror(code)))
-    }
-}
-
-/// An advisory, process-wide exclusive lock on the layout directory (`flock`), so that index.json updates by
-/// several processes using this store do not lose each other's entries. Best effort: where the file system
-/// has no locks, updates are still atomic but a concurrent writer in another process may win.
-///
-/// Hold it only around synchronous work: waiting for it blocks the calling thread.
-final class DirectoryLock {
-    private var fd: Int32
-
-    init(directory: String) {
-        fd = open(directory, O_RDONLY)
-        guard fd >= 0 else { return }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            close(fd)
-            fd = -1
-            return
-        }
-    }
-
-    func unlock() {
-        guard fd >= 0 else { return }
-        _ = flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
-    }
-
-    deinit { unlock() }
-
-    /// Runs `body` while holding the lock on `directory`.
-    static func withLock<T>(_ directory: String, _ body: () throws -> T) rethrows -> T {
-        let lock = DirectoryLock(directory: directory)
-        defer { lock.unlock() }
-        return try body()
     }
 }

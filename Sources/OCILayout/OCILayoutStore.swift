@@ -1,6 +1,7 @@
 import Foundation
 import OCIContent
 import OCISpec
+import OCISync
 
 /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`) as a content target, readable
 /// and writable by other tools such as skopeo (`oci:DIR:TAG`).
@@ -53,7 +54,7 @@ public actor OCILayoutStore: Target, TagLister, ContentDeleter {
     /// Read-modify-write of index.json under the directory lock; writes only when `body` changed something.
     /// `body` must be synchronous: the lock blocks the thread.
     func updateIndex(_ body: (inout LayoutIndexDocument) throws -> Void) throws {
-        try DirectoryLock.withLock(path) {
+        try FileLock.withExclusiveLock(path, creatingWith: nil) {
             var doc = try loadIndex()
             let before = doc
             try body(&doc)
@@ -90,7 +91,7 @@ public actor OCILayoutStore: Target, TagLister, ContentDeleter {
         } else if !LayoutFiles.isDirectory(root) {
             throw OCILayoutError.notALayout(path: root, reason: "it is not a directory")
         }
-        return try DirectoryLock.withLock(root) {
+        return try FileLock.withExclusiveLock(root, creatingWith: nil) {
             try checkOrCreateLayoutFile(root: root, create: create)
             let indexPath = root + "/index.json"
             let doc: LayoutIndexDocument

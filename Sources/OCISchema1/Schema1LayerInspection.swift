@@ -1,9 +1,11 @@
+import CompressNIO
+import NIOCore
 import OCIContent
 import OCISpec
 
 // Streaming inspection of schema1 layer blobs: compression detection, compressed size, and the diffID (sha256 of
-// the uncompressed tar). Layers are never buffered: gzip is inflated by a small pure-Swift DEFLATE decoder
-// (RFC 1951/1952) that keeps only the 32 KiB window, so memory stays flat whatever the layer size.
+// the uncompressed tar). Layers are never buffered: gzip is inflated by zlib (through CompressNIO) chunk by chunk
+// into a fixed output buffer that is hashed whenever it fills, so memory stays flat whatever the layer size.
 
 /// What the conversion learns about one schema1 layer blob.
 public struct Schema1LayerInfo: Hashable, Sendable {
@@ -64,8 +66,12 @@ extension Schema1Converter {
             } while try await input.refill()
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: hasher.finalize())
         case .gzip:
-            let decoder = GzipDecoder(input: input, blobSum: blobSum)
-            let diffID = try await decoder.run()
+            let inflater = try GzipInflater(blobSum: blobSum)
+            repeat {
+                try inflater.consume(input.pending)
+                input.position = input.chunk.count
+            } while try await input.refill()
+            let diffID = try inflater.finish()
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: diffID)
         case .zstd:
             throw Schema1ConversionError.unsupportedCompression(blobSum: blobSum, compression: "zstd")
@@ -121,467 +127,115 @@ final class LayerInput {
     }
 }
 
-/// A streaming gzip decoder that hashes what it decompresses. Follows RFC 1952 (members, CRC-32 and ISIZE
-/// checks, multiple members) and RFC 1951 (stored, fixed and dynamic Huffman blocks).
-///
-/// Symbols are decoded synchronously on local state while the current input chunk has at least 8 bytes left and
-/// the output buffer has room (the common case); the async path handles chunk boundaries and the end of input.
-final class GzipDecoder {
-    private let input: LayerInput
+/// Inflates a gzip stream chunk by chunk with zlib and hashes what comes out. zlib checks the RFC 1952 framing and
+/// each member's CRC-32 and length; members may follow each other (pigz, concatenated files), anything else after
+/// a member is an error, and so is a stream that ends inside a member. Used by one task.
+final class GzipInflater {
     private let blobSum: OCIDigest
-    private var bitBuffer: UInt64 = 0
-    private var bitCount = 0
-    /// Decompressed bytes: at least 32 KiB of history for back-references, then the not yet hashed bytes.
-    private let output: UnsafeMutablePointer<UInt8>
-    private var outputCount = 0
-    private var hashedUpTo = 0
+    private let zlib: ZlibDecompressor
+    private var input: ByteBuffer
+    private var output: ByteBuffer
     private var hasher = DigestHasher(algorithm: .sha256)
-    private var crc: UInt32 = 0xFFFF_FFFF
-    private var memberLength: UInt32 = 0
+    /// Whether zlib has been given bytes of a member that has not ended yet.
+    private var inMember = false
+    /// Members that ended, and whether the current one has produced output yet.
+    private var members = 0
+    private var memberOutput = false
 
-    private static let windowSize = 32 * 1024
-    private static let capacity = windowSize + 256 * 1024
-    /// Room for the longest match (258 bytes) after this.
-    private static let outputLimit = capacity - 258
+    private static let outputCapacity = 256 * 1024
 
-    init(input: LayerInput, blobSum: OCIDigest) {
-        self.input = input
+    init(blobSum: OCIDigest) throws(Schema1ConversionError) {
         self.blobSum = blobSum
-        output = .allocate(capacity: Self.capacity)
+        do { zlib = try ZlibDecompressor(algorithm: .gzip, windowSize: 15) } catch {
+            throw .corruptLayer(blobSum: blobSum, why: "gzip: zlib cannot start (\(error))")
+        }
+        input = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+        output = ByteBufferAllocator().buffer(capacity: Self.outputCapacity)
     }
-
-    deinit { output.deallocate() }
 
     private func corrupt(_ why: String) -> Schema1ConversionError {
         .corruptLayer(blobSum: blobSum, why: "gzip: \(why)")
     }
 
-    /// Decompresses every member and returns the sha256 of the whole uncompressed content.
-    func run() async throws -> OCIDigest {
-        var members = 0
-        while true {
-            if members > 0 {
-                // Another member, or the end of the blob (the trailer leaves the bit buffer byte-aligned).
-                if bitCount == 0, input.position == input.chunk.count, !(try await input.refill()) { break }
+    /// Inflates the next bytes of the blob.
+    func consume(_ bytes: ArraySlice<UInt8>) throws(Schema1ConversionError) {
+        input.clear()
+        input.writeBytes(bytes)
+        while input.readableBytes > 0 {
+            if !inMember {
+                if members > 0 {
+                    do { try zlib.reset() } catch { throw corrupt("zlib cannot start the next member (\(error))") }
+                }
+                inMember = true
+                memberOutput = false
             }
-            try await readHeader()
-            try await inflate()
-            flush(keepHistory: false)
-            try await readTrailer()
+            guard try inflate() else { return }  // every byte went in; the member goes on in the next chunk
+            inMember = false
             members += 1
         }
+    }
+
+    /// The sha256 of everything inflated; fails if the blob ended inside a member.
+    func finish() throws(Schema1ConversionError) -> OCIDigest {
+        guard !inMember else { throw corrupt("unexpected end of data (the layer is truncated)") }
+        hashOutput()
         return hasher.finalize()
     }
 
-    // MARK: bits
-
-    /// Loads bytes until `count` bits are buffered; false when the input ends first.
-    private func need(_ count: Int) async throws -> Bool {
-        while bitCount < count {
-            if input.position == input.chunk.count {
-                guard try await input.refill() else { return false }
-            }
-            bitBuffer |= UInt64(input.chunk[input.position]) << UInt64(bitCount)
-            input.position += 1
-            bitCount += 8
-        }
-        return true
-    }
-
-    private func bits(_ count: Int) async throws -> Int {
-        if bitCount < count {
-            guard try await need(count) else { throw corrupt("unexpected end of data") }
-        }
-        let value = Int(truncatingIfNeeded: bitBuffer & ((1 << UInt64(count)) - 1))
-        bitBuffer >>= UInt64(count)
-        bitCount -= count
-        return value
-    }
-
-    private func byte() async throws -> Int { try await bits(8) }
-
-    private func alignToByte() {
-        let drop = bitCount & 7
-        bitBuffer >>= UInt64(drop)
-        bitCount -= drop
-    }
-
-    // MARK: gzip framing
-
-    private func readHeader() async throws {
-        guard try await byte() == 0x1F, try await byte() == 0x8B else {
-            throw corrupt("invalid header (data after the end of the gzip stream is not another gzip member)")
-        }
-        guard try await byte() == 8 else { throw corrupt("unsupported compression method (only deflate is defined)") }
-        let flags = try await byte()
-        for _ in 0..<6 { _ = try await byte() }  // MTIME, XFL, OS
-        if flags & 0x04 != 0 {  // FEXTRA
-            let length = try await bits(16)
-            for _ in 0..<length { _ = try await byte() }
-        }
-        if flags & 0x08 != 0 { while try await byte() != 0 {} }  // FNAME
-        if flags & 0x10 != 0 { while try await byte() != 0 {} }  // FCOMMENT
-        if flags & 0x02 != 0 { _ = try await bits(16) }  // FHCRC
-        crc = 0xFFFF_FFFF
-        memberLength = 0
-    }
-
-    private func readTrailer() async throws {
-        alignToByte()
-        let expectedCRC = UInt32(truncatingIfNeeded: try await bits(32))
-        let expectedLength = UInt32(truncatingIfNeeded: try await bits(32))
-        let actualCRC = crc ^ 0xFFFF_FFFF
-        guard actualCRC == expectedCRC else { throw corrupt("CRC-32 mismatch (the layer is corrupt)") }
-        guard memberLength == expectedLength else { throw corrupt("length mismatch (the layer is corrupt)") }
-    }
-
-    // MARK: output
-
-    /// Hashes the decompressed bytes not hashed yet; keeps 32 KiB of history unless a member ended.
-    private func flush(keepHistory: Bool) {
-        if hashedUpTo < outputCount {
-            let pending = UnsafeBufferPointer(start: output + hashedUpTo, count: outputCount - hashedUpTo)
-            hasher.update(UnsafeRawBufferPointer(pending))
-            crc = CRC32.update(crc, pending)
-            memberLength &+= UInt32(truncatingIfNeeded: pending.count)
-        }
-        if keepHistory {
-            let drop = outputCount - Self.windowSize
-            if drop > 0 {
-                (output).update(from: output + drop, count: Self.windowSize)
-                outputCount = Self.windowSize
-            }
-            hashedUpTo = outputCount
-        } else {
-            outputCount = 0
-            hashedUpTo = 0
-        }
-    }
-
-    @inline(__always)
-    private func append(_ byte: UInt8) {
-        output[outputCount] = byte
-        outputCount += 1
-    }
-
-    // MARK: deflate
-
-    private func inflate() async throws {
-        var last = false
-        repeat {
-            last = try await bits(1) == 1
-            switch try await bits(2) {
-            case 0: try await storedBlock()
-            case 1: try await codesBlock(literals: Huffman.fixedLiterals, distances: Huffman.fixedDistances)
-            case 2:
-                let (literals, distances) = try await dynamicTables()
-                try await codesBlock(literals: literals, distances: distances)
-            default: throw corrupt("invalid block type")
-            }
-        } while !last
-    }
-
-    private func storedBlock() async throws {
-        alignToByte()
-        let length = try await bits(16)
-        let complement = try await bits(16)
-        guard length == (~complement & 0xFFFF) else { throw corrupt("stored block length check failed") }
-        var remaining = length
-        while remaining > 0, bitCount >= 8 {
-            if outputCount > Self.outputLimit { flush(keepHistory: true) }
-            append(UInt8(truncatingIfNeeded: try await bits(8)))
-            remaining -= 1
-        }
-        while remaining > 0 {
-            if outputCount > Self.outputLimit { flush(keepHistory: true) }
-            if input.position == input.chunk.count {
-                guard try await input.refill() else { throw corrupt("unexpected end of data") }
-            }
-            let n = min(remaining, input.chunk.count - input.position, Self.capacity - outputCount)
-            let start = input.position
-            input.chunk.withUnsafeBufferPointer { chunk in
-                if let base = chunk.baseAddress { (output + outputCount).update(from: base + start, count: n) }
-            }
-            outputCount += n
-            input.position += n
-            remaining -= n
-        }
-    }
-
-    static let lengthBase: [Int] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83,
-                                    99, 115, 131, 163, 195, 227, 258]
-    static let lengthExtra: [Int] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5,
-                                     5, 5, 0]
-    static let distanceBase: [Int] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769,
-                                      1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-    static let distanceExtra: [Int] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11,
-                                       11, 12, 12, 13, 13]
-
-    private func codesBlock(literals: Huffman, distances: Huffman) async throws {
+    /// Feeds `input` to zlib, hashing the output whenever the buffer fills, until all of it is taken (false) or the
+    /// member ends (true; the rest of `input` follows the member).
+    private func inflate() throws(Schema1ConversionError) -> Bool {
         while true {
-            if outputCount > Self.outputLimit { flush(keepHistory: true) }
-            if input.chunk.count - input.position >= 8 {
-                if try fastCodes(literals: literals, distances: distances) { return }
+            if output.writableBytes == 0 { hashOutput() }
+            let before = (input.readableBytes, output.readableBytes)
+            do {
+                try zlib.inflate(from: &input, to: &output)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                // The output buffer is full (zlib stopped with Z_OK or Z_BUF_ERROR and no room left).
+                guard output.writableBytes == 0 || before != (input.readableBytes, output.readableBytes) else {
+                    throw corrupt("zlib made no progress")
+                }
+                noteOutput()
                 continue
+            } catch let error as CompressNIOError where error == .inputBufferOverflow {
+                noteOutput()
+                return false  // Z_BUF_ERROR: all input taken, the member wants more
+            } catch let error as CompressNIOError where error == .corruptData {
+                if members > 0 && !memberOutput {
+                    throw corrupt("invalid data after member \(members) (not another gzip member, or a corrupt one)")
+                }
+                throw corrupt("invalid compressed data, or a CRC-32 or length mismatch (the layer is corrupt)")
+            } catch {
+                throw corrupt("zlib failed (\(error))")
             }
-            // Near the end of the chunk: one symbol through the async path, which moves on to the next chunk.
-            let symbol = try await decode(literals)
-            if symbol < 256 {
-                append(UInt8(truncatingIfNeeded: symbol))
-                continue
-            }
-            if symbol == 256 { return }
-            let s = symbol - 257
-            guard s < 29 else { throw corrupt("invalid length code") }
-            let length = Self.lengthBase[s] + (try await bits(Self.lengthExtra[s]))
-            let d = try await decode(distances)
-            guard d < 30 else { throw corrupt("invalid distance code") }
-            let distance = Self.distanceBase[d] + (try await bits(Self.distanceExtra[d]))
-            try copyMatch(length: length, distance: distance, to: &outputCount)
+            noteOutput()
+            // A normal return is Z_OK with room left, which means every input byte was taken, or Z_STREAM_END.
+            if input.readableBytes > 0 { return true }
+            return try memberEnded()
         }
     }
 
-    /// Copies a back-reference within the output (the source may overlap the destination).
-    @inline(__always)
-    private func copyMatch(length: Int, distance: Int, to count: inout Int) throws {
-        guard distance <= count else { throw corrupt("distance too far back") }
-        let destination = output + count
-        let source = destination - distance
-        if distance >= length {
-            destination.update(from: source, count: length)
-        } else {
-            for i in 0..<length { destination[i] = source[i] }
-        }
-        count += length
-    }
-
-    /// Decodes symbols on local state while the chunk has at least 8 bytes left (enough for any literal or
-    /// length/distance pair, 48 bits) and the output has room. Returns true at the end of the block.
-    private func fastCodes(literals: Huffman, distances: Huffman) throws -> Bool {
-        var buffer = bitBuffer, count = bitCount
-        var position = input.position
-        var produced = outputCount
-        let chunk = input.chunk
-        let end = chunk.count
-        defer {
-            bitBuffer = buffer
-            bitCount = count
-            input.position = position
-            outputCount = produced
-        }
-        let mask = UInt64(Huffman.fastMask)
-        return try chunk.withUnsafeBufferPointer { bytes throws -> Bool in
-            while end - position >= 8, produced <= Self.outputLimit {
-                while count <= 56 {
-                    buffer |= UInt64(bytes[position]) << UInt64(count)
-                    position += 1
-                    count += 8
-                }
-                var symbol: Int
-                let entry = Int(literals.fast[Int(truncatingIfNeeded: buffer & mask)])
-                if entry != 0 {
-                    let length = entry & 15
-                    buffer >>= UInt64(length)
-                    count -= length
-                    symbol = entry >> 4
-                } else {
-                    symbol = try slowDecode(literals, &buffer, &count)
-                }
-                if symbol < 256 {
-                    output[produced] = UInt8(truncatingIfNeeded: symbol)
-                    produced += 1
-                    continue
-                }
-                if symbol == 256 { return true }
-                let s = symbol - 257
-                guard s < 29 else { throw corrupt("invalid length code") }
-                let lengthBits = Self.lengthExtra[s]
-                let length = Self.lengthBase[s] + Int(truncatingIfNeeded: buffer & ((1 << UInt64(lengthBits)) - 1))
-                buffer >>= UInt64(lengthBits)
-                count -= lengthBits
-                let distanceEntry = Int(distances.fast[Int(truncatingIfNeeded: buffer & mask)])
-                var d: Int
-                if distanceEntry != 0 {
-                    let l = distanceEntry & 15
-                    buffer >>= UInt64(l)
-                    count -= l
-                    d = distanceEntry >> 4
-                } else {
-                    d = try slowDecode(distances, &buffer, &count)
-                }
-                guard d < 30 else { throw corrupt("invalid distance code") }
-                let distanceBits = Self.distanceExtra[d]
-                let distance = Self.distanceBase[d] + Int(truncatingIfNeeded: buffer & ((1 << UInt64(distanceBits)) - 1))
-                buffer >>= UInt64(distanceBits)
-                count -= distanceBits
-                try copyMatch(length: length, distance: distance, to: &produced)
-            }
+    /// After zlib took the last input byte without an error: whether it was the end of the member. zlib answers an
+    /// empty call with Z_STREAM_END once the member ended, and with Z_BUF_ERROR (no progress) while it goes on.
+    private func memberEnded() throws(Schema1ConversionError) -> Bool {
+        if output.writableBytes == 0 { hashOutput() }
+        do {
+            try zlib.inflate(from: &input, to: &output)
+            return true
+        } catch let error as CompressNIOError where error == .inputBufferOverflow {
             return false
+        } catch {
+            throw corrupt("zlib failed at the end of a chunk (\(error))")
         }
     }
 
-    /// Canonical decoding bit by bit, for codes longer than the lookup table (the buffer holds ≥ 15 bits).
-    private func slowDecode(_ code: Huffman, _ buffer: inout UInt64, _ count: inout Int) throws -> Int {
-        var value = 0, first = 0, index = 0
-        for length in 1...15 {
-            guard length <= count else { throw corrupt("unexpected end of data") }
-            value |= Int(truncatingIfNeeded: (buffer >> UInt64(length - 1)) & 1)
-            let n = code.counts[length]
-            if value - n < first {
-                buffer >>= UInt64(length)
-                count -= length
-                return code.symbols[index + value - first]
-            }
-            index += n
-            first += n
-            first <<= 1
-            value <<= 1
-        }
-        throw corrupt("invalid Huffman code")
+    private func noteOutput() {
+        if output.readableBytes > 0 { memberOutput = true }
     }
 
-    /// Decodes one symbol through the async path (it may need the next chunk).
-    private func decode(_ code: Huffman) async throws -> Int {
-        if bitCount < 15 { _ = try await need(15) }  // fewer bits remain only at the very end of the input
-        let entry = Int(code.fast[Int(truncatingIfNeeded: bitBuffer & UInt64(Huffman.fastMask))])
-        if entry != 0 {
-            let length = entry & 15
-            guard length <= bitCount else { throw corrupt("unexpected end of data") }
-            bitBuffer >>= UInt64(length)
-            bitCount -= length
-            return entry >> 4
-        }
-        var buffer = bitBuffer, count = bitCount
-        let symbol = try slowDecode(code, &buffer, &count)
-        bitBuffer = buffer
-        bitCount = count
-        return symbol
-    }
-
-    private static let codeLengthOrder = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
-
-    private func dynamicTables() async throws -> (Huffman, Huffman) {
-        let literalCount = try await bits(5) + 257
-        let distanceCount = try await bits(5) + 1
-        let codeLengthCount = try await bits(4) + 4
-        guard literalCount <= 286, distanceCount <= 30 else { throw corrupt("too many length or distance codes") }
-        var codeLengths = [Int](repeating: 0, count: 19)
-        for i in 0..<codeLengthCount { codeLengths[Self.codeLengthOrder[i]] = try await bits(3) }
-        guard let lengthCode = Huffman(lengths: codeLengths[...]) else { throw corrupt("invalid code lengths code") }
-        var lengths = [Int](repeating: 0, count: literalCount + distanceCount)
-        var index = 0
-        while index < lengths.count {
-            let symbol = try await decode(lengthCode)
-            if symbol < 16 {
-                lengths[index] = symbol
-                index += 1
-                continue
-            }
-            var value = 0
-            let repeatCount: Int
-            switch symbol {
-            case 16:
-                guard index > 0 else { throw corrupt("repeat with no previous length") }
-                value = lengths[index - 1]
-                repeatCount = 3 + (try await bits(2))
-            case 17: repeatCount = 3 + (try await bits(3))
-            default: repeatCount = 11 + (try await bits(7))
-            }
-            guard index + repeatCount <= lengths.count else { throw corrupt("too many code lengths") }
-            for _ in 0..<repeatCount {
-                lengths[index] = value
-                index += 1
-            }
-        }
-        guard lengths[256] != 0 else { throw corrupt("no end-of-block code") }
-        guard let literals = Huffman(lengths: lengths[0..<literalCount]),
-              let distances = Huffman(lengths: lengths[literalCount...]) else {
-            throw corrupt("invalid literal/length or distance code")
-        }
-        return (literals, distances)
-    }
-}
-
-/// A canonical Huffman code (RFC 1951 §3.2.2): counts per length, symbols in code order, and a lookup table for
-/// codes of up to `fastBits` bits (entry = symbol << 4 | length, 0 = not in the table).
-struct Huffman: Sendable {
-    static let fastBits = 10
-    static let fastMask = (1 << fastBits) - 1
-    var counts: [Int]
-    var symbols: [Int]
-    var fast: [UInt16]
-
-    /// nil for an over-subscribed code. Incomplete codes are accepted; their unused codes fail when decoded.
-    init?(lengths: ArraySlice<Int>) {
-        var counts = [Int](repeating: 0, count: 16)
-        for l in lengths { counts[l] += 1 }
-        var left = 1
-        for length in 1...15 {
-            left <<= 1
-            left -= counts[length]
-            if left < 0 { return nil }
-        }
-        var offsets = [Int](repeating: 0, count: 16)
-        for length in 1..<15 { offsets[length + 1] = offsets[length] + counts[length] }
-        var symbols = [Int](repeating: 0, count: lengths.count)
-        var nextCode = [Int](repeating: 0, count: 16)
-        var code = 0
-        for length in 1...15 {
-            code = (code + (length == 1 ? 0 : counts[length - 1])) << 1
-            nextCode[length] = code
-        }
-        var fast = [UInt16](repeating: 0, count: 1 << Self.fastBits)
-        for (symbol, length) in zip(0..., lengths) where length != 0 {
-            symbols[offsets[length]] = symbol
-            offsets[length] += 1
-            let c = nextCode[length]
-            nextCode[length] += 1
-            guard length <= Self.fastBits else { continue }
-            var reversed = 0
-            for bit in 0..<length where c & (1 << bit) != 0 { reversed |= 1 << (length - 1 - bit) }
-            var slot = reversed
-            while slot < fast.count {
-                fast[slot] = UInt16(symbol << 4 | length)
-                slot += 1 << length
-            }
-        }
-        counts[0] = 0
-        self.counts = counts
-        self.symbols = symbols
-        self.fast = fast
-    }
-
-    static let fixedLiterals: Huffman = {
-        var lengths = [Int](repeating: 8, count: 288)
-        for i in 144..<256 { lengths[i] = 9 }
-        for i in 256..<280 { lengths[i] = 7 }
-        return Huffman(lengths: lengths[...]) ?? Huffman(empty: ())
-    }()
-
-    static let fixedDistances: Huffman = Huffman(lengths: [Int](repeating: 5, count: 30)[...]) ?? Huffman(empty: ())
-
-    /// A code with no symbols (every lookup fails). Only a fallback that the fixed tables never need.
-    private init(empty: Void) {
-        counts = [Int](repeating: 0, count: 16)
-        symbols = []
-        fast = [UInt16](repeating: 0, count: 1 << Self.fastBits)
-    }
-}
-
-/// CRC-32 (IEEE 802.3, reflected), as gzip uses it.
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    /// Continues a running CRC (start with 0xFFFFFFFF, finish with `^ 0xFFFFFFFF`).
-    static func update(_ crc: UInt32, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
-        var c = crc
-        table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        }
-        return c
+    private func hashOutput() {
+        guard output.readableBytes > 0 else { return }
+        output.withUnsafeReadableBytes { hasher.update($0) }
+        output.clear()
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import OCIGoCompat
 import OCIKit
-import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference

@@ -1,7 +1,6 @@
 import Foundation
 import OCIContent
 import OCIKit
-import OCISchema1
 import OCILayout
 import OCIRegistry
 import OCISpec

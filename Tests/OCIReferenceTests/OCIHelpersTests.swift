@@ -1,7 +1,6 @@
 import XCTest
 import OCIGoCompat
 import OCIKit
-import OCISchema1
 import OCIReference
 import OCISpec
 

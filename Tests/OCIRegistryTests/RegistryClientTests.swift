@@ -2,7 +2,6 @@ import Foundation
 import NIOHTTP1
 import OCIGoCompat
 import OCIKit
-import OCISchema1
 import OCIContent
 import OCICredentials
 import OCIReference
