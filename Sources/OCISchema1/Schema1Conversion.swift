@@ -233,3 +233,14 @@ public struct Schema1Converter: Sendable {
         }
     }
 }
+
+extension Schema1ConversionError: OCIError {
+    public var kind: OCIErrorKind {
+        switch self {
+        case .invalidManifest, .historyMismatch, .invalidHistory: return .invalidResponse
+        case .unsupportedCompression: return .unsupported
+        case .corruptLayer: return .integrity
+        case .layerFetchFailed(_, let underlying), .cacheFailed(_, let underlying): return underlying.ociErrorKind ?? .network
+        }
+    }
+}

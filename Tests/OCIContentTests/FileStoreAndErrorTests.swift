@@ -1,6 +1,7 @@
 import Foundation
 import OCIContent
 import OCILayout
+import OCIRegistry
 import OCISpec
 import OCISync
 import OCITestFixtures
@@ -119,5 +120,21 @@ final class ErrorKindTests: XCTestCase {
             }
         }
         XCTAssertTrue(failure is InjectedFailure)
+    }
+}
+
+/// Every public error type of the package speaks the shared vocabulary.
+final class ErrorVocabularyTests: XCTestCase {
+    func testEveryErrorTypeHasAKind() {
+        let errors: [any Error] = [
+            ContentError.notFound("x"), ContentError.io(operation: "write", path: "/p", reason: "No space left on device"),
+            OCILayoutError.invalidTag("x"), DigestError.invalidFormat("x"), SpecError.invalidJSON("x"),
+            RegistryError.notFound(operation: "fetch", target: "t", errors: []),
+            RegistryError.registry(operation: "push manifest", target: "t", status: 403, errors: [], bodySnippet: nil),
+        ]
+        let kinds = errors.map(\.ociErrorKind)
+        XCTAssertEqual(kinds, [.notFound, .io, .invalidArgument, .invalidArgument, .invalidResponse, .notFound, .denied])
+        XCTAssertEqual(String(describing: errors[1]), "cannot write /p: No space left on device")
+        XCTAssertNil((CancellationError() as any Error).ociErrorKind)
     }
 }
