@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // A lock-guarded value, shared by every module that keeps mutable state in a Sendable class.
@@ -66,7 +68,8 @@ let package = Package(
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Test support: real registry processes, a token server and an in-process HTTP fake.
+        // Test support: real registry processes, a token server, an in-process HTTP fake and an in-process
+        // OCI distribution registry (InProcessRegistry).
         .target(name: "OCITesting", dependencies: [
             "OCISync",
             "OCISpec",
@@ -75,6 +78,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync",
@@ -96,6 +102,10 @@ let package = Package(
             "OCISync",
             "OCIRegistry", "OCIClient", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "InProcessRegistryTests", dependencies: [
+            "OCISync",
+            "OCIRegistry", "OCITesting", "OCIContent", "OCISpec", "OCIReference",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "OCISync",
