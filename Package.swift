@@ -105,7 +105,11 @@ let package = Package(
         ]),
         .testTarget(name: "InProcessRegistryTests", dependencies: [
             "OCISync",
-            "OCIRegistry", "OCITesting", "OCIContent", "OCISpec", "OCIReference",
+            "OCIRegistry", "OCITesting", "OCIContent", "OCISpec", "OCIReference", "OCICredentials",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "OCISync",
