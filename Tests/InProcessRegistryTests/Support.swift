@@ -100,6 +100,32 @@ extension RemoteRepository {
     }
 }
 
+/// Byte arrays compare with a short message (sizes and digests) instead of every number.
+func XCTAssertEqual(_ actual: @autoclosure () throws -> [UInt8]?, _ expected: @autoclosure () throws -> [UInt8]?,
+                    _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+    let a: [UInt8]?, b: [UInt8]?
+    do {
+        a = try actual()
+        b = try expected()
+    } catch {
+        XCTFail("XCTAssertEqual threw \(error) - \(message())", file: file, line: line)
+        return
+    }
+    guard a != b else { return }
+    func describe(_ bytes: [UInt8]?) -> String {
+        guard let bytes else { return "nil" }
+        let text = String(decoding: bytes.prefix(200), as: UTF8.self)
+        let printable = text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
+        return "\(bytes.count) bytes \(Digest.of(bytes))" + (printable ? " \"\(text)\"" : "")
+    }
+    XCTFail("bytes differ: (\(describe(a))) is not (\(describe(b))) - \(message())", file: file, line: line)
+}
+
+func XCTAssertEqual(_ actual: @autoclosure () throws -> [UInt8], _ expected: @autoclosure () throws -> [UInt8],
+                    _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(try actual() as [UInt8]?, try expected() as [UInt8]?, message(), file: file, line: line)
+}
+
 /// Asserts that `body` throws a `RegistryError` matching `matches`.
 func assertRegistryError(_ what: String, file: StaticString = #filePath, line: UInt = #line,
                          isolation: isolated (any Actor)? = #isolation,
@@ -201,12 +227,14 @@ struct TestImage: Sendable {
     /// Layers of the given file sizes (random content, so every image is new to tools' blob caches).
     static func make(layerSizes: [Int] = [3000, 70_000], artifactType: String? = nil, subject: Descriptor? = nil,
                      annotations: [String: String]? = nil, mediaType: String = MediaType.ociManifest) -> TestImage {
-        let layers = layerSizes.enumerated().map { Tar.single(name: "file\($0.offset).bin", content: Bytes.random($0.element)) }
-        let diffIDs = layers.map { "\"\(Digest.of($0))\"" }.joined(separator: ",")
+        // gzip layers, so that skopeo has nothing to compress and copies every byte as it is
+        let tars = layerSizes.enumerated().map { Tar.single(name: "file\($0.offset).bin", content: Bytes.random($0.element)) }
+        let layers = tars.map(Gzip.stored)
+        let diffIDs = tars.map { "\"\(Digest.of($0))\"" }.joined(separator: ",")
         let isDocker = mediaType == MediaType.dockerManifest
         let config = Bytes.utf8(#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin"]},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs)]},"history":[]}"#)
         let configDescriptor = Descriptor.of(config, mediaType: isDocker ? MediaType.dockerConfig : MediaType.ociConfig)
-        let layerType = isDocker ? "application/vnd.docker.image.rootfs.diff.tar" : MediaType.ociLayer
+        let layerType = isDocker ? MediaType.dockerLayerGzip : MediaType.ociLayerGzip
         let layerDescriptors = layers.map { Descriptor.of($0, mediaType: layerType) }
         func json(_ d: Descriptor) -> String { #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"# }
         var fields = [#""schemaVersion":2"#, #""mediaType":"\#(mediaType)""#]
@@ -233,6 +261,39 @@ struct TestImage: Sendable {
         _ = fm.createFile(atPath: dir + "/oci-layout", contents: Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         let index = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"\#(manifestDescriptor.mediaType)","digest":"\#(manifestDescriptor.digest)","size":\#(manifestDescriptor.size),"annotations":{"org.opencontainers.image.ref.name":"\#(tag)"}}]}"#
         _ = fm.createFile(atPath: dir + "/index.json", contents: Data(index.utf8))
+    }
+}
+
+/// gzip without compression: stored deflate blocks, CRC-32 and length trailer.
+enum Gzip {
+    static func stored(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]
+        var offset = 0
+        repeat {
+            let length = min(65_535, data.count - offset)
+            let final = offset + length == data.count
+            out.append(final ? 1 : 0)
+            out += [UInt8(length & 0xff), UInt8(length >> 8), UInt8(~length & 0xff), UInt8((~length >> 8) & 0xff)]
+            out += data[offset..<(offset + length)]
+            offset += length
+        } while offset < data.count
+        let crc = crc32(data)
+        let size = UInt32(truncatingIfNeeded: data.count)
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: size >> UInt32(shift))) }
+        return out
+    }
+
+    private static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 == 1 ? 0xedb8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func crc32(_ data: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xffff_ffff
+        for byte in data { c = table[Int((c ^ UInt32(byte)) & 0xff)] ^ (c >> 8) }
+        return c ^ 0xffff_ffff
     }
 }
 
