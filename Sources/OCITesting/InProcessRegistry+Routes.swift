@@ -199,7 +199,7 @@ final class RegistryCore: Sendable {
             if case .manifest = route, head.method == .PUT, failure.status == 413 { response.closeConnection = true }
             return response
         } catch {
-            return .error(.unsupported, detail: "internal error: \(error)", message: "internal server error", status: 500)
+            return .error(.unknown, detail: "internal error: \(error)")
         }
     }
 

@@ -13,6 +13,17 @@ extension InProcessRegistry {
         case generated
         /// A server certificate chain (leaf first) and its private key, both PEM.
         case pem(certificateChain: String, privateKey: String)
+
+        /// ``pem(certificateChain:privateKey:)`` read from files (e.g. `--tls-cert` and `--tls-key` of a serve command).
+        public static func pemFiles(certificateChain: String, privateKey: String) throws -> TLS {
+            guard let chain = FileManager.default.contents(atPath: certificateChain) else {
+                throw InProcessRegistryError("cannot read the certificate chain \(certificateChain)")
+            }
+            guard let key = FileManager.default.contents(atPath: privateKey) else {
+                throw InProcessRegistryError("cannot read the private key \(privateKey)")
+            }
+            return .pem(certificateChain: String(decoding: chain, as: UTF8.self), privateKey: String(decoding: key, as: UTF8.self))
+        }
     }
 }
 

@@ -54,13 +54,22 @@ extension InProcessRegistry {
             /// A redirect to `location` (absolute, or a path on this registry) instead of the registry's answer.
             case redirect(to: String, status: Int = 307)
 
-            /// An answer with `status`, a spec error body (`TOOMANYREQUESTS` for 429, `UNAVAILABLE` otherwise)
-            /// and, when given, `Retry-After: retryAfter` (seconds).
+            /// An answer with `status`, an error body in the spec's form (`TOOMANYREQUESTS` for 429,
+            /// `UNAUTHORIZED` 401, `DENIED` 403, `UNSUPPORTED` 405, `UNAVAILABLE` 502–504, `NOT_FOUND` 404,
+            /// `UNKNOWN` otherwise) and, when given, `Retry-After: retryAfter` (seconds).
             public static func status(_ status: Int, retryAfter: Int? = nil) -> Behavior {
                 var headers = ["Content-Type": "application/json"]
                 if let retryAfter { headers["Retry-After"] = String(retryAfter) }
-                let code = status == 429 ? "TOOMANYREQUESTS" : status == 401 ? "UNAUTHORIZED" : status == 403 ? "DENIED"
-                    : status == 404 ? "NOT_FOUND" : "UNAVAILABLE"
+                let code: String
+                switch status {
+                case 429: code = "TOOMANYREQUESTS"
+                case 401: code = "UNAUTHORIZED"
+                case 403: code = "DENIED"
+                case 404: code = "NOT_FOUND"
+                case 405: code = "UNSUPPORTED"
+                case 502...504: code = "UNAVAILABLE"
+                default: code = "UNKNOWN"
+                }
                 let body = #"{"errors":[{"code":"\#(code)","message":"injected fault: status \#(status)"}]}"#
                 return .respond(status: status, headers: headers, body: Array(body.utf8))
             }

@@ -26,6 +26,8 @@ enum RegistryErrorCode: String, Sendable {
     case unsupported = "UNSUPPORTED"
     case tooManyRequests = "TOOMANYREQUESTS"
     case paginationNumberInvalid = "PAGINATION_NUMBER_INVALID"
+    /// distribution's code for an internal failure.
+    case unknown = "UNKNOWN"
 
     /// The status distribution sends with the code.
     var status: Int {
@@ -38,6 +40,7 @@ enum RegistryErrorCode: String, Sendable {
         case .denied: return 403
         case .unsupported: return 405
         case .tooManyRequests: return 429
+        case .unknown: return 500
         }
     }
 
@@ -60,6 +63,7 @@ enum RegistryErrorCode: String, Sendable {
         case .unsupported: return "the operation is unsupported"
         case .tooManyRequests: return "too many requests"
         case .paginationNumberInvalid: return "invalid number of results requested"
+        case .unknown: return "unknown error"
         }
     }
 }

@@ -193,6 +193,7 @@ final class RegistryStore: Sendable {
     }
 
     /// Runs a mutation of the repositories and persists the result.
+    @discardableResult
     private func mutate<T>(_ body: (inout [String: RepositoryState]) throws -> T) rethrows -> T {
         try state.withLock { repositories in
             let result = try body(&repositories)

@@ -251,4 +251,31 @@ final class ClientRoundTripTests: XCTestCase {
             }
         }
     }
+
+    /// A certificate and key of the user's own (here made with the openssl CLI), as `registry serve --tls` takes.
+    func testTLSWithGivenCertificateFiles() async throws {
+        let openssl = "/usr/bin/openssl"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: openssl), "openssl is not installed at \(openssl)")
+        let scratch = try TempDir("inproc-pem")
+        defer { scratch.remove() }
+        let made = try await Subprocess.run(openssl, [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", scratch.file("key.pem"), "-out", scratch.file("cert.pem"),
+        ])
+        XCTAssertEqual(made.status, 0, made.summary)
+        let tls = try InProcessRegistry.TLS.pemFiles(certificateChain: scratch.file("cert.pem"), privateKey: scratch.file("key.pem"))
+        try await withInProcessRegistry(.init(tls: tls)) { registry in
+            XCTAssertNil(registry.caCertificatePEM, "no CA of ours: the certificate was given")
+            let client = try RegistryClient(configuration: RegistryClientConfiguration(
+                tls: TLSOptions(caFiles: [scratch.file("cert.pem")]), retry: .none))
+            try await Clients.with(client) { client in
+                let repo = client.repository(host: registry.host, name: "given", access: .push)
+                let blob = try await repo.pushBytes(Bytes.random(100))
+                let fetched = try await repo.exists(blob)
+                XCTAssertTrue(fetched)
+            }
+        }
+        XCTAssertThrowsError(try InProcessRegistry.TLS.pemFiles(certificateChain: scratch.file("missing"), privateKey: scratch.file("key.pem")))
+    }
 }

@@ -100,7 +100,7 @@ final class FaultInjectionTests: XCTestCase {
                 XCTAssertEqual(response.body.count, bytes.count)
                 XCTAssertEqual(zip(response.body, bytes).filter { $0 != $1 }.count, 1, "exactly one byte altered")
             }
-            try await Clients.with(try Clients.make(for: registry, retry: .none)) { client in
+            try await Clients.with(try Clients.make(for: registry, retry: RetryPolicy.none)) { client in
                 let repo = client.repository(host: registry.host, name: "corrupt", access: .push)
                 do {
                     _ = try await repo.fetchBytes(blob)

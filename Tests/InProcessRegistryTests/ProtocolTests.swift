@@ -393,4 +393,30 @@ final class ProtocolTests: XCTestCase {
             XCTAssertEqual(other.errorCodes, ["NAME_UNKNOWN"], "/v2/pg/tags/list names the repository pg")
         }
     }
+
+    /// libcurl (also under URLSession on Linux) sends `Expect: 100-continue` with large bodies and waits for
+    /// the interim answer.
+    func testExpectContinueUploadsWithCurl() async throws {
+        let curl = "/usr/bin/curl"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: curl), "curl is not installed at \(curl)")
+        try await withRaw { registry, raw in
+            let scratch = try TempDir("inproc-curl")
+            defer { scratch.remove() }
+            let blob = Bytes.random(3 << 20)
+            let file = scratch.file("blob")
+            _ = FileManager.default.createFile(atPath: file, contents: Data(blob))
+            let digest = Digest.of(blob)
+            let result = try await Subprocess.run(curl, [
+                "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Expect: 100-continue",
+                "-H", "Content-Type: application/octet-stream", "--data-binary", "@\(file)",
+                "\(registry.baseURL)/v2/curl/blobs/uploads/?digest=\(digest)",
+            ])
+            XCTAssertEqual(Bytes.text(result.stdout), "201", result.summary)
+            let fetched = try await raw.send(.GET, "/v2/curl/blobs/\(digest)")
+            XCTAssertEqual(fetched.body, blob)
+            let post = try XCTUnwrap(registry.requests().first { $0.method == "POST" })
+            XCTAssertEqual(post.header("Expect"), "100-continue")
+            XCTAssertEqual(post.bodyLength, blob.count)
+        }
+    }
 }
