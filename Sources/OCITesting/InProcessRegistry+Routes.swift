@@ -77,7 +77,7 @@ final class RegistryCore: Sendable {
     // MARK: dispatch
 
     func handle(_ head: HTTPRequestHead, body: RequestBody) async -> ServerReply {
-        let (path, queryText) = splitURI(head.uri)
+        let (path, queryText) = splitURI(originForm(head.uri))
         let query = QueryItems(queryText.map { Substring($0) } ?? "")
         var reply: ServerReply
         var faulted = false
@@ -123,6 +123,16 @@ final class RegistryCore: Sendable {
         return reply
     }
 
+    /// `scheme://HOST` for the token realm: the client's `Host` when it is a plain host name or address (so a
+    /// registry bound to all interfaces names itself as its clients reach it), the bound address otherwise.
+    private func realm(_ hostHeader: String?) -> String {
+        let base = bases.withLock { $0.registry }
+        guard let host = hostHeader, !host.isEmpty, host.utf8.count <= 255,
+              host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || ".:-[]".unicodeScalars.contains($0) })
+        else { return base }
+        return (base.hasPrefix("https") ? "https://" : "http://") + host
+    }
+
     private func blobHostLocation(_ reference: String) -> String? {
         guard let base = bases.withLock({ $0.blobHost }), let digest = CheckedDigest(reference) else { return nil }
         let signature = RegistryAuthority.randomToken()
@@ -161,8 +171,7 @@ final class RegistryCore: Sendable {
         guard let requirement = requirement(for: route, method: head.method) else {
             return .error(.unsupported, detail: "\(head.method.rawValue) is not supported here")
         }
-        let realmBase = head.headers.first(name: "host").map { "\(bases.withLock { $0.registry }.hasPrefix("https") ? "https" : "http")://\($0)" }
-            ?? bases.withLock { $0.registry }
+        let realmBase = realm(head.headers.first(name: "host"))
         let principal: Principal
         switch authority.authorize(head.headers, requirement, realmBase: realmBase) {
         case .success(let p): principal = p
@@ -390,7 +399,8 @@ final class RegistryCore: Sendable {
                 throw RegistryFailure(.blobUploadInvalid, "invalid Content-Range \"\(contentRange)\"", status: 416,
                                       headers: [("Range", RegistryStore.rangeHeader(store.uploadSize(id, repository: name) ?? 0))])
             }
-            if let lengthText = head.headers.first(name: "content-length"), let length = Int(lengthText), length != end - start + 1 {
+            if let lengthText = head.headers.first(name: "content-length"), let length = Int(lengthText), length >= 0,
+               end - start != length - 1 {
                 throw RegistryFailure(.sizeInvalid, "Content-Range \(contentRange) does not cover Content-Length \(length)", status: 416)
             }
             expectedOffset = start
@@ -479,7 +489,7 @@ final class RegistryCore: Sendable {
 
     /// The blob host: `GET`/`HEAD /blobs/DIGEST?signature=…` with a signature from a redirect; no credentials.
     func handleBlobHost(_ head: HTTPRequestHead, body: RequestBody) async -> ServerReply {
-        let (path, queryText) = splitURI(head.uri)
+        let (path, queryText) = splitURI(originForm(head.uri))
         let query = QueryItems(queryText.map { Substring($0) } ?? "")
         let response: RegistryResponse
         if head.method != .GET && head.method != .HEAD {
@@ -498,6 +508,16 @@ final class RegistryCore: Sendable {
         blobRecorder.record(head, status: response.status, bodyLength: body.reader.bodyBytesRead, faulted: false)
         return ServerReply(response: response)
     }
+}
+
+/// The path-and-query of a request target, also of the absolute form (`http://host/v2/`) some proxies send.
+func originForm(_ uri: String) -> String {
+    for scheme in ["http://", "https://"] where uri.lowercased().hasPrefix(scheme) {
+        let rest = uri.dropFirst(scheme.count)
+        guard let slash = rest.firstIndex(of: "/") else { return "/" }
+        return String(rest[slash...])
+    }
+    return uri
 }
 
 /// The `Range` request header of a blob GET.
@@ -523,7 +543,7 @@ enum ByteRange: Equatable {
         guard start < size else { return .unsatisfiable }
         if second.isEmpty { return .range(start..<size) }
         guard let end = Int(second), end >= start else { return .none }
-        return .range(start..<min(size, end + 1))
+        return .range(start..<(end >= size - 1 ? size : end + 1))
     }
 }
 

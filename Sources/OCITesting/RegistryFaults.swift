@@ -187,7 +187,7 @@ final class RequestRecorder: Sendable {
     private let recorded = Locked<[InProcessRegistry.RecordedRequest]>([])
 
     func record(_ head: HTTPRequestHead, status: Int?, bodyLength: Int, faulted: Bool) {
-        let (path, query) = splitURI(head.uri)
+        let (path, query) = splitURI(originForm(head.uri))
         var headers: [InProcessRegistry.HeaderField] = []
         for (name, value) in head.headers {
             let lower = name.lowercased()

@@ -419,4 +419,53 @@ final class ProtocolTests: XCTestCase {
             XCTAssertEqual(post.bodyLength, blob.count)
         }
     }
+
+    /// Inputs a hostile or broken client may send get error answers, never a crash.
+    func testHostileInputsGetErrors() async throws {
+        try await withRaw { registry, raw in
+            let ct = [("Content-Type", MediaType.ociManifest)]
+            let deep = [UInt8](repeating: UInt8(ascii: "["), count: 200_000) + [UInt8](repeating: UInt8(ascii: "]"), count: 200_000)
+            let nested = try await raw.send(.PUT, "/v2/h/manifests/deep", headers: ct, body: deep)
+            XCTAssertEqual(nested.errorCodes, ["MANIFEST_INVALID"])
+            let wrongTypes = try await raw.send(.PUT, "/v2/h/manifests/t", headers: ct,
+                                                body: Bytes.utf8(#"{"schemaVersion":2,"config":{"digest":5,"size":"x"},"layers":7}"#))
+            XCTAssertEqual(wrongTypes.errorCodes, ["MANIFEST_INVALID"])
+            let schema1 = try await raw.send(.PUT, "/v2/h/manifests/s1", headers: [("Content-Type", MediaType.dockerSchema1SignedManifest)],
+                                             body: Bytes.utf8(#"{"schemaVersion":1}"#))
+            XCTAssertEqual(schema1.errorCodes, ["MANIFEST_INVALID"])
+
+            let digest = Digest.of(Bytes.random(10))
+            let blob = try await raw.send(.POST, "/v2/h/blobs/uploads/?digest=\(Digest.of([1, 2, 3]))", body: [1, 2, 3])
+            XCTAssertEqual(blob.status, 201)
+            let stored = Digest.of([1, 2, 3])
+            for range in ["bytes=0-9223372036854775807", "bytes=9223372036854775807-", "bytes=-9223372036854775807", "bytes=x-y", "bytes=5-2"] {
+                let response = try await raw.send(.GET, "/v2/h/blobs/\(stored)", headers: [("Range", range)])
+                XCTAssertTrue([200, 206, 416].contains(response.status), "\(range): \(response.status)")
+            }
+            let session = try await raw.send(.POST, "/v2/h/blobs/uploads/")
+            let location = try XCTUnwrap(session.header("Location"))
+            for contentRange in ["0-9223372036854775807", "9223372036854775807-0", "-1-5", "a-b"] {
+                let response = try await raw.send(.PATCH, location, headers: [("Content-Range", contentRange)], body: [1])
+                XCTAssertEqual(response.status, 416, contentRange)
+            }
+            let hugeN = try await raw.send(.GET, "/v2/_catalog?n=9223372036854775807")
+            XCTAssertEqual(hugeN.status, 200)
+            let sha512 = try await raw.send(.HEAD, "/v2/h/blobs/sha512:" + String(repeating: "a", count: 128))
+            XCTAssertEqual(sha512.status, 404)
+            let weird = try await raw.send(.GET, "/v2/h/blobs/md5:" + String(repeating: "a", count: 32))
+            XCTAssertEqual(weird.errorCodes, ["DIGEST_INVALID"])
+            let traversal = try await raw.send(.GET, "/v2/..%2F..%2Fetc/manifests/latest")
+            XCTAssertEqual(traversal.errorCodes, ["NAME_INVALID"])
+            let longName = try await raw.send(.GET, "/v2/" + String(repeating: "a", count: 300) + "/tags/list")
+            XCTAssertEqual(longName.errorCodes, ["NAME_INVALID"])
+            let unknownUpload = try await raw.send(.PUT, "/v2/h/blobs/uploads/not-a-uuid?digest=\(digest)")
+            XCTAssertEqual(unknownUpload.errorCodes, ["BLOB_UPLOAD_UNKNOWN"])
+            let options = try await raw.send(.OPTIONS, "/v2/h/tags/list")
+            XCTAssertEqual(options.errorCodes, ["UNSUPPORTED"])
+            // Still serving.
+            let ping = try await raw.send(.GET, "/v2/")
+            XCTAssertEqual(ping.status, 200)
+            XCTAssertGreaterThan(registry.requests().count, 20)
+        }
+    }
 }
