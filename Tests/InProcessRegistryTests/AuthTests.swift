@@ -146,6 +146,32 @@ final class AuthTests: XCTestCase {
         }
     }
 
+    /// A mount needs pull on the source repository: a token without it gets an upload session instead.
+    func testMountsNeedPullOnTheSource() async throws {
+        try await withInProcessRegistry(.init(auth: .token(users))) { registry in
+            try await RawHTTP.with(registry) { raw in
+                func token(_ user: String, _ password: String, _ scopes: [String]) async throws -> (String, String) {
+                    let query = scopes.map { "scope=\($0)" }.joined(separator: "&")
+                    let response = try await raw.send(.GET, "/token?service=in-process-registry&\(query)", headers: [basic(user, password)])
+                    return ("Authorization", "Bearer \(try XCTUnwrap(response.json?["token"] as? String))")
+                }
+                let alice = try await token("alice", "alice-pw", ["repository:other:pull,push"])
+                let bytes = Bytes.random(100)
+                let digest = Digest.of(bytes)
+                let put = try await raw.send(.POST, "/v2/other/blobs/uploads/?digest=\(digest)", headers: [alice], body: bytes)
+                XCTAssertEqual(put.status, 201)
+
+                let scopes = ["repository:team/dst:pull,push", "repository:other:pull"]
+                let teamer = try await token("teamer", "teamer-pw", scopes)
+                let refused = try await raw.send(.POST, "/v2/team/dst/blobs/uploads/?mount=\(digest)&from=other", headers: [teamer])
+                XCTAssertEqual(refused.status, 202, "teamer cannot read `other`: no mount, an upload session")
+                let aliceBoth = try await token("alice", "alice-pw", scopes)
+                let mounted = try await raw.send(.POST, "/v2/team/dst/blobs/uploads/?mount=\(digest)&from=other", headers: [aliceBoth])
+                XCTAssertEqual(mounted.status, 201)
+            }
+        }
+    }
+
     func testTokenAuthOverTLS() async throws {
         let configuration = InProcessRegistry.Configuration(auth: .token(users), tls: .generated)
         try await withInProcessRegistry(configuration) { registry in
