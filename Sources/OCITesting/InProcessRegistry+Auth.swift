@@ -5,12 +5,19 @@ import OCISync
 extension InProcessRegistry {
     /// What a user (or anonymous client) may do in a repository: the actions of Docker token scopes.
     public enum Access: String, Sendable, Hashable, CaseIterable, Codable {
-        case pull, push, delete
+        /// Read manifests, blobs, tags and referrers.
+        case pull
+        /// Upload blobs (also mounts into the repository) and manifests.
+        case push
+        /// Delete manifests, tags and blobs.
+        case delete
     }
 
     /// An account of the registry.
     public struct User: Sendable, Hashable {
+        /// The login name (Basic auth, the token endpoint).
         public var username: String
+        /// The password, kept in clear (a test registry).
         public var password: String
         /// What the user may do in the repositories it can see.
         public var access: Set<Access>
@@ -18,6 +25,7 @@ extension InProcessRegistry {
         /// Only users that see all repositories may list the catalog.
         public var repositories: [String]?
 
+        /// An account; by default with every action in every repository.
         public init(_ username: String, password: String, access: Set<Access> = Set(Access.allCases),
                     repositories: [String]? = nil) {
             self.username = username
@@ -72,6 +80,7 @@ extension InProcessRegistry {
 
         /// nil: no authentication, everything is allowed.
         public var scheme: Scheme?
+        /// The accounts.
         public var users: [User]
         /// What clients without credentials may do (in every repository).
         public var anonymous: Set<Access>
@@ -80,6 +89,7 @@ extension InProcessRegistry {
         /// How long a token is valid.
         public var tokenLifetime: Duration
 
+        /// Authentication with `scheme`; see also ``basic(_:anonymous:)`` and ``token(_:anonymous:service:tokenLifetime:)``.
         public init(scheme: Scheme?, users: [User] = [], anonymous: Set<Access> = [], service: String = "in-process-registry",
                     tokenLifetime: Duration = .seconds(300)) {
             self.scheme = scheme

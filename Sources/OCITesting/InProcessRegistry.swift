@@ -25,7 +25,9 @@ public final class InProcessRegistry: Sendable {
     public struct Configuration: Sendable {
         /// `HOST:PORT` to listen on (`[::1]:0` for IPv6); port 0 picks a free port. Default `127.0.0.1:0`.
         public var address: String
+        /// Memory (default) or a directory.
         public var storage: Storage
+        /// No authentication (default), Basic or token.
         public var auth: Auth
         /// nil: plain HTTP.
         public var tls: TLS?
@@ -43,6 +45,7 @@ public final class InProcessRegistry: Sendable {
         /// holds such a redirect.
         public var blobHost: Bool
 
+        /// A configuration; the defaults serve plain HTTP on a free loopback port from memory, without auth.
         public init(address: String = "127.0.0.1:0", storage: Storage = .memory, auth: Auth = .none, tls: TLS? = nil,
                     faults: [Fault] = [], deleteEnabled: Bool = true, maxManifestBytes: Int = 4 << 20,
                     chunkMinLength: Int = 0, blobHost: Bool = false) {

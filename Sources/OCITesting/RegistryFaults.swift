@@ -102,14 +102,18 @@ extension InProcessRegistry {
             headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
         }
 
+        /// `METHOD URI -> STATUS`.
         public var description: String { "\(method) \(uri) -> \(status.map(String.init) ?? "closed")" }
     }
 
     /// A header name and value.
     public struct HeaderField: Sendable, Hashable {
+        /// The name as the client sent it.
         public var name: String
+        /// The value (credentials redacted).
         public var value: String
 
+        /// A header field.
         public init(name: String, value: String) {
             self.name = name
             self.value = value

@@ -246,11 +246,14 @@ private final class RefuseTLSHandler: ChannelInboundHandler, RemovableChannelHan
 
 /// An error of ``InProcessRegistry``: a configuration it cannot serve or a start that failed.
 public struct InProcessRegistryError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
     public let message: String
 
+    /// An error with `message`.
     public init(_ message: String) {
         self.message = message
     }
 
+    /// `InProcessRegistry: MESSAGE`.
     public var description: String { "InProcessRegistry: \(message)" }
 }
