@@ -116,7 +116,7 @@ extension InProcessRegistry {
 }
 
 /// What a request needs.
-enum AccessRequirement: Sendable {
+enum RegistryAccessRequirement: Sendable {
     /// Any authenticated client (`GET /v2/`).
     case login
     case repository(String, InProcessRegistry.Access)
@@ -135,14 +135,14 @@ enum AccessRequirement: Sendable {
 }
 
 /// Who sent a request, and what it may do.
-enum Principal: Sendable {
+enum RegistryPrincipal: Sendable {
     /// No authentication configured.
     case everyone
     case anonymous(Set<InProcessRegistry.Access>)
     case user(InProcessRegistry.User)
-    case token(TokenGrant)
+    case token(RegistryTokenGrant)
 
-    func allows(_ requirement: AccessRequirement) -> Bool {
+    func allows(_ requirement: RegistryAccessRequirement) -> Bool {
         switch (self, requirement) {
         case (.everyone, _): return true
         case (.anonymous(let access), .login): return !access.isEmpty
@@ -159,7 +159,7 @@ enum Principal: Sendable {
 }
 
 /// The scopes one token grants.
-struct TokenGrant: Sendable {
+struct RegistryTokenGrant: Sendable {
     var account: String?
     var repositories: [String: Set<InProcessRegistry.Access>]
     var catalog: Bool
@@ -169,7 +169,7 @@ struct TokenGrant: Sendable {
 /// Checks credentials and tokens, and serves the token endpoint.
 final class RegistryAuthority: Sendable {
     let auth: InProcessRegistry.Auth
-    private let tokens = Locked<[String: TokenGrant]>([:])
+    private let tokens = Locked<[String: RegistryTokenGrant]>([:])
 
     init(_ auth: InProcessRegistry.Auth) {
         self.auth = auth
@@ -178,21 +178,21 @@ final class RegistryAuthority: Sendable {
     static let tokenPath = "/token"
 
     /// The principal of a request meeting `requirement`, or the 401/403 answer.
-    func authorize(_ headers: HTTPHeaders, _ requirement: AccessRequirement, realmBase: String) -> Result<Principal, RegistryFailure> {
+    func authorize(_ headers: HTTPHeaders, _ requirement: RegistryAccessRequirement, realmBase: String) -> Result<RegistryPrincipal, RegistryFailure> {
         guard let scheme = auth.scheme else { return .success(.everyone) }
         let authorization = headers.first(name: "authorization")
         switch scheme {
         case .basic:
             let challenge = ("WWW-Authenticate", #"Basic realm="in-process-registry""#)
             guard let authorization else {
-                let anonymous = Principal.anonymous(auth.anonymous)
+                let anonymous = RegistryPrincipal.anonymous(auth.anonymous)
                 if anonymous.allows(requirement) { return .success(anonymous) }
                 return .failure(RegistryFailure(.unauthorized, headers: [challenge]))
             }
             guard let user = basicUser(authorization) else {
                 return .failure(RegistryFailure(.unauthorized, "invalid username or password", headers: [challenge]))
             }
-            let principal = Principal.user(user)
+            let principal = RegistryPrincipal.user(user)
             guard principal.allows(requirement) else {
                 return .failure(RegistryFailure(.denied, "\(user.username) may not do this"))
             }
@@ -209,7 +209,7 @@ final class RegistryAuthority: Sendable {
                 return .failure(RegistryFailure(.unauthorized, "invalid or expired token",
                                                 headers: [("WWW-Authenticate", challenge + #",error="invalid_token""#)]))
             }
-            let principal = Principal.token(grant)
+            let principal = RegistryPrincipal.token(grant)
             guard principal.allows(requirement) else {
                 return .failure(RegistryFailure(.unauthorized, "the token does not grant \(requirement.scope ?? "access")",
                                                 headers: [("WWW-Authenticate", challenge + #",error="insufficient_scope""#)]))
@@ -242,7 +242,7 @@ final class RegistryAuthority: Sendable {
     // MARK: token endpoint
 
     /// `GET /token?service=…&scope=…` (Basic credentials or none) and the OAuth2 `POST /token` password grant.
-    func tokenResponse(method: HTTPMethod, query: QueryItems, headers: HTTPHeaders, form: QueryItems?) -> RegistryResponse {
+    func tokenResponse(method: HTTPMethod, query: RegistryQuery, headers: HTTPHeaders, form: RegistryQuery?) -> RegistryResponse {
         guard auth.scheme == .token else { return .text(404, "404 page not found\n") }
         var user: InProcessRegistry.User?
         var scopes: [String] = []
@@ -265,9 +265,9 @@ final class RegistryAuthority: Sendable {
             }
             scopes = query.all("scope").flatMap { $0.split(separator: " ").map(String.init) }
         }
-        var grant = TokenGrant(account: user?.username, repositories: [:], catalog: false,
+        var grant = RegistryTokenGrant(account: user?.username, repositories: [:], catalog: false,
                                expires: ContinuousClock.now.advanced(by: auth.tokenLifetime))
-        let principal: Principal = user.map { .user($0) } ?? .anonymous(auth.anonymous)
+        let principal: RegistryPrincipal = user.map { .user($0) } ?? .anonymous(auth.anonymous)
         for scope in scopes {
             let parts = scope.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3 else { continue }

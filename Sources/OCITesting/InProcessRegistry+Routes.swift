@@ -5,7 +5,7 @@ import OCISync
 
 /// A distribution API endpoint, parsed from the path the way distribution does (from the end: a repository
 /// named `a/tags` has its list at `/v2/a/tags/tags/list`).
-enum Route: Sendable, Equatable {
+enum RegistryRoute: Sendable, Equatable {
     case ping
     case catalog
     case token
@@ -17,7 +17,7 @@ enum Route: Sendable, Equatable {
     case referrers(String, String)
     case notFound
 
-    static func parse(_ path: String) -> Route {
+    static func parse(_ path: String) -> RegistryRoute {
         if path == RegistryAuthority.tokenPath { return .token }
         if path == "/v2/" || path == "/v2" { return .ping }
         guard path.hasPrefix("/v2/") else { return .notFound }
@@ -55,9 +55,9 @@ final class RegistryCore: Sendable {
     let configuration: InProcessRegistry.Configuration
     let store: RegistryStore
     let authority: RegistryAuthority
-    let faults: FaultBook
-    let recorder = RequestRecorder()
-    let blobRecorder = RequestRecorder()
+    let faults: RegistryFaultBook
+    let recorder = RegistryRequestRecorder()
+    let blobRecorder = RegistryRequestRecorder()
     private let bases = Locked<(registry: String, blobHost: String?)>(("", nil))
     /// The signatures of blob-host URLs handed out in redirects.
     private let signatures = Locked<Set<String>>([])
@@ -66,7 +66,7 @@ final class RegistryCore: Sendable {
         self.configuration = configuration
         self.store = store
         self.authority = RegistryAuthority(configuration.auth)
-        self.faults = FaultBook(configuration.faults)
+        self.faults = RegistryFaultBook(configuration.faults)
     }
 
     func setBase(_ base: String) { bases.withLock { $0.registry = base } }
@@ -76,27 +76,27 @@ final class RegistryCore: Sendable {
 
     // MARK: dispatch
 
-    func handle(_ head: HTTPRequestHead, body: RequestBody) async -> ServerReply {
-        let (path, queryText) = splitURI(originForm(head.uri))
-        let query = QueryItems(queryText.map { Substring($0) } ?? "")
-        var reply: ServerReply
+    func handle(_ head: HTTPRequestHead, body: RegistryRequestBody) async -> RegistryReply {
+        let (path, queryText) = registrySplitURI(registryOriginForm(head.uri))
+        let query = RegistryQuery(queryText.map { Substring($0) } ?? "")
+        var reply: RegistryReply
         var faulted = false
-        let route = Route.parse(path)
+        let route = RegistryRoute.parse(path)
         let behavior = faults.behavior(method: head.method.rawValue, path: path)
         switch behavior {
         case .respond(let status, let headers, let bytes)?:
             _ = try? await body.collect(limit: 1 << 20)
-            reply = ServerReply(response: RegistryResponse(status: status, headers: headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            reply = RegistryReply(response: RegistryResponse(status: status, headers: headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                                            body: bytes.map { .bytes($0) } ?? .empty))
             faulted = true
         case .closeConnection?:
-            reply = ServerReply(response: RegistryResponse(status: 500), delivery: .close)
+            reply = RegistryReply(response: RegistryResponse(status: 500), delivery: .close)
             faulted = true
         case .redirect(let location, let status)?:
-            reply = ServerReply(response: RegistryResponse(status: status, headers: [("Location", location)]))
+            reply = RegistryReply(response: RegistryResponse(status: status, headers: [("Location", location)]))
             faulted = true
         default:
-            reply = ServerReply(response: await dispatch(route, head: head, query: query, body: body))
+            reply = RegistryReply(response: await dispatch(route, head: head, query: query, body: body))
             switch behavior {
             case .cutBody(let n)?: reply.delivery = .cut(max(0, n)); faulted = true
             case .slowBody(let size, let interval)?: reply.delivery = .drip(size, interval); faulted = true
@@ -140,7 +140,7 @@ final class RegistryCore: Sendable {
         return "\(base)/blobs/\(digest)?signature=\(signature)"
     }
 
-    private func requirement(for route: Route, method: HTTPMethod) -> AccessRequirement? {
+    private func requirement(for route: RegistryRoute, method: HTTPMethod) -> RegistryAccessRequirement? {
         switch (route, method) {
         case (.ping, .GET), (.ping, .HEAD): return .login
         case (.catalog, .GET): return .catalog
@@ -155,12 +155,12 @@ final class RegistryCore: Sendable {
         }
     }
 
-    private func dispatch(_ route: Route, head: HTTPRequestHead, query: QueryItems, body: RequestBody) async -> RegistryResponse {
+    private func dispatch(_ route: RegistryRoute, head: HTTPRequestHead, query: RegistryQuery, body: RegistryRequestBody) async -> RegistryResponse {
         if route == .notFound { return .text(404, "404 page not found\n") }
         if route == .token {
-            var form: QueryItems?
+            var form: RegistryQuery?
             if head.method == .POST, let bytes = try? await body.collect(limit: 64 * 1024) {
-                form = QueryItems(Substring(String(decoding: bytes, as: UTF8.self)))
+                form = RegistryQuery(Substring(String(decoding: bytes, as: UTF8.self)))
             }
             guard head.method == .GET || head.method == .POST else { return .error(.unsupported) }
             return authority.tokenResponse(method: head.method, query: query, headers: head.headers, form: form)
@@ -172,7 +172,7 @@ final class RegistryCore: Sendable {
             return .error(.unsupported, detail: "\(head.method.rawValue) is not supported here")
         }
         let realmBase = realm(head.headers.first(name: "host"))
-        let principal: Principal
+        let principal: RegistryPrincipal
         switch authority.authorize(head.headers, requirement, realmBase: realmBase) {
         case .success(let p): principal = p
         case .failure(let failure): return failure.response
@@ -226,7 +226,7 @@ final class RegistryCore: Sendable {
     }
 
     /// `Link: <path?n=N&last=LAST>; rel="next"` and the page of `items` after `last`.
-    private static func page(_ items: [String], query: QueryItems, path: String) throws -> ([String], [(String, String)]) {
+    private static func page(_ items: [String], query: RegistryQuery, path: String) throws -> ([String], [(String, String)]) {
         var rest = items
         if let last = query["last"], !last.isEmpty { rest = rest.filter { $0 > last } }
         guard let nText = query["n"], !nText.isEmpty else { return (rest, []) }
@@ -235,17 +235,17 @@ final class RegistryCore: Sendable {
         }
         let page = Array(rest.prefix(n))
         guard rest.count > n, let lastOnPage = page.last else { return (page, []) }
-        return (page, [("Link", "<\(path)?n=\(n)&last=\(queryEncode(lastOnPage))>; rel=\"next\"")])
+        return (page, [("Link", "<\(path)?n=\(n)&last=\(registryQueryEncode(lastOnPage))>; rel=\"next\"")])
     }
 
     // MARK: listing
 
-    private func catalog(_ query: QueryItems) throws -> RegistryResponse {
+    private func catalog(_ query: RegistryQuery) throws -> RegistryResponse {
         let (page, headers) = try Self.page(store.repositories(), query: query, path: "/v2/_catalog")
         return .json(200, ["repositories": page], headers: headers)
     }
 
-    private func tags(_ name: String, _ query: QueryItems) throws -> RegistryResponse {
+    private func tags(_ name: String, _ query: RegistryQuery) throws -> RegistryResponse {
         guard let all = store.tags(in: name) else {
             throw RegistryFailure(.nameUnknown, "repository \(name) is not known")
         }
@@ -253,7 +253,7 @@ final class RegistryCore: Sendable {
         return .json(200, ["name": name, "tags": page], headers: headers)
     }
 
-    private func referrers(_ name: String, _ reference: String, query: QueryItems) throws -> RegistryResponse {
+    private func referrers(_ name: String, _ reference: String, query: RegistryQuery) throws -> RegistryResponse {
         let subject = try digest(reference)
         let filters = query.all("artifactType").filter { !$0.isEmpty }
         var descriptors: [[String: Any]] = []
@@ -264,9 +264,9 @@ final class RegistryCore: Sendable {
             if let annotations = record.annotations, !annotations.isEmpty { d["annotations"] = annotations }
             descriptors.append(d)
         }
-        let index: [String: Any] = ["schemaVersion": 2, "mediaType": MediaTypes.ociIndex, "manifests": descriptors]
+        let index: [String: Any] = ["schemaVersion": 2, "mediaType": RegistryMediaTypes.ociIndex, "manifests": descriptors]
         var response = RegistryResponse.json(200, index)
-        response.setHeader("Content-Type", MediaTypes.ociIndex)
+        response.setHeader("Content-Type", RegistryMediaTypes.ociIndex)
         if !filters.isEmpty { response.headers.append(("OCI-Filters-Applied", "artifactType")) }
         return response
     }
@@ -310,7 +310,7 @@ final class RegistryCore: Sendable {
         return RegistryResponse(status: 202)
     }
 
-    private func putManifest(_ name: String, _ reference: String, head: HTTPRequestHead, body: RequestBody) async throws -> RegistryResponse {
+    private func putManifest(_ name: String, _ reference: String, head: HTTPRequestHead, body: RegistryRequestBody) async throws -> RegistryResponse {
         let (expected, tag) = try manifestReference(reference)
         guard let bytes = try await body.collect(limit: configuration.maxManifestBytes) else {
             throw RegistryFailure(.manifestInvalid, "manifest exceeds the limit of \(configuration.maxManifestBytes) bytes",
@@ -322,7 +322,7 @@ final class RegistryCore: Sendable {
         }
         let contentType = head.headers.first(name: "content-type")
             .map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? ""
-        let parsed = try ManifestCheck.parse(bytes, contentType: contentType)
+        let parsed = try RegistryManifestCheck.parse(bytes, contentType: contentType)
         // Everything the manifest references must be in the repository.
         var missing: [String] = []
         for blob in parsed.blobs where !store.isLinked(blob, in: name) { missing.append(blob.description) }
@@ -330,7 +330,7 @@ final class RegistryCore: Sendable {
         if !missing.isEmpty {
             throw RegistryFailure(.manifestBlobUnknown, missing.joined(separator: ", "))
         }
-        let record = ManifestRecord(mediaType: parsed.mediaType, size: bytes.count, subject: parsed.subject?.description,
+        let record = RegistryManifestRecord(mediaType: parsed.mediaType, size: bytes.count, subject: parsed.subject?.description,
                                     artifactType: parsed.artifactType, annotations: parsed.annotations)
         try store.putManifest(bytes, digest: digest, record: record, repository: name, tag: tag)
         var headers = [("Location", "/v2/\(name)/manifests/\(digest)"), ("Docker-Content-Digest", digest.description)]
@@ -349,7 +349,7 @@ final class RegistryCore: Sendable {
     }
 
     /// 200 with the blob, 206 with a `Range` of it, 416 for a range past its end.
-    static func blobResponse(_ content: BlobContent, digest: CheckedDigest, range: String?) -> RegistryResponse {
+    static func blobResponse(_ content: RegistryBlobContent, digest: CheckedDigest, range: String?) -> RegistryResponse {
         let size = content.size
         var headers = [
             ("Content-Type", "application/octet-stream"),
@@ -358,7 +358,7 @@ final class RegistryCore: Sendable {
             ("Accept-Ranges", "bytes"),
             ("Cache-Control", "max-age=31536000"),
         ]
-        switch ByteRange.parse(range, size: size) {
+        switch RegistryByteRange.parse(range, size: size) {
         case .none:
             return RegistryResponse(status: 200, headers: headers, body: .blob(content, range: 0..<size))
         case .unsatisfiable:
@@ -392,7 +392,7 @@ final class RegistryCore: Sendable {
 
     /// Streams the body into a session; returns the bytes written.
     @discardableResult
-    private func append(_ body: RequestBody, to id: UUID, name: String, head: HTTPRequestHead, isFinal: Bool) async throws -> Int {
+    private func append(_ body: RegistryRequestBody, to id: UUID, name: String, head: HTTPRequestHead, isFinal: Bool) async throws -> Int {
         var expectedOffset: Int?
         if let contentRange = head.headers.first(name: "content-range") {
             guard let (start, end) = Self.parseContentRange(contentRange) else {
@@ -429,8 +429,8 @@ final class RegistryCore: Sendable {
         return (start, end)
     }
 
-    private func startUpload(_ name: String, query: QueryItems, principal: Principal, head: HTTPRequestHead,
-                             body: RequestBody) async throws -> RegistryResponse {
+    private func startUpload(_ name: String, query: RegistryQuery, principal: RegistryPrincipal, head: HTTPRequestHead,
+                             body: RegistryRequestBody) async throws -> RegistryResponse {
         if let mount = query["mount"] {
             let digest = try digest(mount)
             if let from = query["from"], RegistryGrammar.isValidName(from), principal.allows(.repository(from, .pull)),
@@ -457,8 +457,8 @@ final class RegistryCore: Sendable {
         return RegistryResponse(status: 202, headers: headers)
     }
 
-    private func upload(_ name: String, _ idText: String, query: QueryItems, head: HTTPRequestHead,
-                        body: RequestBody) async throws -> RegistryResponse {
+    private func upload(_ name: String, _ idText: String, query: RegistryQuery, head: HTTPRequestHead,
+                        body: RegistryRequestBody) async throws -> RegistryResponse {
         guard let id = UUID(uuidString: idText), id.uuidString.lowercased() == idText.lowercased(),
               store.uploadSize(id, repository: name) != nil else {
             throw RegistryFailure(.blobUploadUnknown, "no upload \(idText) in \(name)")
@@ -488,9 +488,9 @@ final class RegistryCore: Sendable {
     // MARK: blob host
 
     /// The blob host: `GET`/`HEAD /blobs/DIGEST?signature=…` with a signature from a redirect; no credentials.
-    func handleBlobHost(_ head: HTTPRequestHead, body: RequestBody) async -> ServerReply {
-        let (path, queryText) = splitURI(originForm(head.uri))
-        let query = QueryItems(queryText.map { Substring($0) } ?? "")
+    func handleBlobHost(_ head: HTTPRequestHead, body: RegistryRequestBody) async -> RegistryReply {
+        let (path, queryText) = registrySplitURI(registryOriginForm(head.uri))
+        let query = RegistryQuery(queryText.map { Substring($0) } ?? "")
         let response: RegistryResponse
         if head.method != .GET && head.method != .HEAD {
             response = .text(405, "method not allowed\n")
@@ -506,12 +506,12 @@ final class RegistryCore: Sendable {
             response = .text(403, "invalid signature\n")
         }
         blobRecorder.record(head, status: response.status, bodyLength: body.reader.bodyBytesRead, faulted: false)
-        return ServerReply(response: response)
+        return RegistryReply(response: response)
     }
 }
 
 /// The path-and-query of a request target, also of the absolute form (`http://host/v2/`) some proxies send.
-func originForm(_ uri: String) -> String {
+func registryOriginForm(_ uri: String) -> String {
     for scheme in ["http://", "https://"] where uri.lowercased().hasPrefix(scheme) {
         let rest = uri.dropFirst(scheme.count)
         guard let slash = rest.firstIndex(of: "/") else { return "/" }
@@ -521,13 +521,13 @@ func originForm(_ uri: String) -> String {
 }
 
 /// The `Range` request header of a blob GET.
-enum ByteRange: Equatable {
+enum RegistryByteRange: Equatable {
     case none
     case unsatisfiable
     case range(Range<Int>)
 
     /// One `bytes=` range (`a-b`, `a-`, `-n`); anything else is ignored, as HTTP allows.
-    static func parse(_ header: String?, size: Int) -> ByteRange {
+    static func parse(_ header: String?, size: Int) -> RegistryByteRange {
         guard let header = header?.trimmingCharacters(in: .whitespaces), header.hasPrefix("bytes=") else { return .none }
         let spec = header.dropFirst(6)
         guard !spec.contains(",") else { return .none }
@@ -548,7 +548,7 @@ enum ByteRange: Equatable {
 }
 
 /// Media types the registry knows.
-enum MediaTypes {
+enum RegistryMediaTypes {
     static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
     static let ociIndex = "application/vnd.oci.image.index.v1+json"
     static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
@@ -562,7 +562,7 @@ enum MediaTypes {
 }
 
 /// What a manifest PUT must reference and what the referrers API lists.
-struct ManifestCheck {
+struct RegistryManifestCheck {
     var mediaType: String
     var blobs: [CheckedDigest] = []
     var children: [CheckedDigest] = []
@@ -570,7 +570,7 @@ struct ManifestCheck {
     var artifactType: String?
     var annotations: [String: String]?
 
-    static func parse(_ bytes: [UInt8], contentType: String) throws -> ManifestCheck {
+    static func parse(_ bytes: [UInt8], contentType: String) throws -> RegistryManifestCheck {
         func invalid(_ detail: String) -> RegistryFailure { RegistryFailure(.manifestInvalid, detail) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw invalid("the manifest is not a JSON object")
@@ -581,9 +581,9 @@ struct ManifestCheck {
         if let bodyType, bodyType != mediaType {
             throw invalid("mediaType \(bodyType) does not match Content-Type \(mediaType)")
         }
-        if MediaTypes.schema1.contains(mediaType) { throw invalid("schema1 manifests are not accepted") }
-        let isImage = mediaType == MediaTypes.ociManifest || mediaType == MediaTypes.dockerManifest
-        let isIndex = mediaType == MediaTypes.ociIndex || mediaType == MediaTypes.dockerList
+        if RegistryMediaTypes.schema1.contains(mediaType) { throw invalid("schema1 manifests are not accepted") }
+        let isImage = mediaType == RegistryMediaTypes.ociManifest || mediaType == RegistryMediaTypes.dockerManifest
+        let isIndex = mediaType == RegistryMediaTypes.ociIndex || mediaType == RegistryMediaTypes.dockerList
         guard isImage || isIndex else { throw invalid("unsupported manifest media type \(mediaType)") }
         guard (object["schemaVersion"] as? Int) == 2 else { throw invalid("schemaVersion must be 2") }
 
@@ -597,7 +597,7 @@ struct ManifestCheck {
             return (digest, d)
         }
 
-        var check = ManifestCheck(mediaType: mediaType)
+        var check = RegistryManifestCheck(mediaType: mediaType)
         if isImage {
             let (config, configObject) = try descriptor(object["config"], "config")
             check.blobs.append(config)
@@ -606,7 +606,7 @@ struct ManifestCheck {
                 let (digest, d) = try descriptor(layer, "layer \(i)")
                 // Foreign (non-distributable) layers with URLs need not be in the registry.
                 let foreign = (d["urls"] as? [Any]).map { !$0.isEmpty } ?? false
-                if foreign, MediaTypes.nonDistributable.contains(d["mediaType"] as? String ?? "") { continue }
+                if foreign, RegistryMediaTypes.nonDistributable.contains(d["mediaType"] as? String ?? "") { continue }
                 check.blobs.append(digest)
             }
             check.artifactType = (object["artifactType"] as? String) ?? (configObject["mediaType"] as? String)

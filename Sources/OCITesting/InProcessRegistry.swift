@@ -226,7 +226,7 @@ public final class InProcessRegistry: Sendable {
     /// How many requests with `method` (nil: any) had a path matching `path` (a ``Fault/path`` pattern).
     public func requestCount(_ method: String? = nil, _ path: String = "**") -> Int {
         requests().filter { request in
-            (method.map { $0.uppercased() == request.method } ?? true) && PathPattern.matches(path, request.path)
+            (method.map { $0.uppercased() == request.method } ?? true) && RegistryPathPattern.matches(path, request.path)
         }.count
     }
 

@@ -28,12 +28,12 @@ extension InProcessRegistry {
 }
 
 /// A CA and a server certificate signed by it.
-struct GeneratedCertificates: Sendable {
+struct RegistryGeneratedCertificates: Sendable {
     var caPEM: String
     var serverChainPEM: String
     var serverKeyPEM: String
 
-    static func make(hosts: [String]) throws -> GeneratedCertificates {
+    static func make(hosts: [String]) throws -> RegistryGeneratedCertificates {
         let now = Date()
         let notBefore = now.addingTimeInterval(-3600)
         let notAfter = now.addingTimeInterval(7 * 24 * 3600)
@@ -84,7 +84,7 @@ struct GeneratedCertificates: Sendable {
             },
             issuerPrivateKey: Certificate.PrivateKey(caKey))
 
-        return GeneratedCertificates(
+        return RegistryGeneratedCertificates(
             caPEM: try caCertificate.serializeAsPEM().pemString + "\n",
             serverChainPEM: try serverCertificate.serializeAsPEM().pemString + "\n",
             serverKeyPEM: serverKey.pemRepresentation + "\n")
@@ -110,7 +110,7 @@ extension InProcessRegistry.TLS {
         let chainPEM: String, keyPEM: String, caPEM: String?
         switch self {
         case .generated:
-            let generated = try GeneratedCertificates.make(hosts: hosts)
+            let generated = try RegistryGeneratedCertificates.make(hosts: hosts)
             chainPEM = generated.serverChainPEM
             keyPEM = generated.serverKeyPEM
             caPEM = generated.caPEM

@@ -122,7 +122,7 @@ extension InProcessRegistry {
 }
 
 /// Matches `*`/`**` path patterns.
-enum PathPattern {
+enum RegistryPathPattern {
     static func matches(_ pattern: String, _ path: String) -> Bool {
         matches(Array(pattern.utf8)[...], Array(path.utf8)[...])
     }
@@ -145,7 +145,7 @@ enum PathPattern {
 }
 
 /// The faults of one registry and how often each has matched.
-final class FaultBook: Sendable {
+final class RegistryFaultBook: Sendable {
     private struct Entry {
         var fault: InProcessRegistry.Fault
         var seen = 0
@@ -174,7 +174,7 @@ final class FaultBook: Sendable {
             for i in entries.indices {
                 let fault = entries[i].fault
                 if let m = fault.method, m != method { continue }
-                guard PathPattern.matches(fault.path, path) else { continue }
+                guard RegistryPathPattern.matches(fault.path, path) else { continue }
                 entries[i].seen += 1
                 if entries[i].seen <= fault.skip { continue }
                 if let times = fault.times, entries[i].applied >= times { continue }
@@ -187,11 +187,11 @@ final class FaultBook: Sendable {
 }
 
 /// The requests one listener received.
-final class RequestRecorder: Sendable {
+final class RegistryRequestRecorder: Sendable {
     private let recorded = Locked<[InProcessRegistry.RecordedRequest]>([])
 
     func record(_ head: HTTPRequestHead, status: Int?, bodyLength: Int, faulted: Bool) {
-        let (path, query) = splitURI(originForm(head.uri))
+        let (path, query) = registrySplitURI(registryOriginForm(head.uri))
         var headers: [InProcessRegistry.HeaderField] = []
         for (name, value) in head.headers {
             let lower = name.lowercased()
@@ -216,7 +216,7 @@ final class RequestRecorder: Sendable {
 }
 
 /// `(path, query)` of a request target; the query is nil without `?`.
-func splitURI(_ uri: String) -> (String, String?) {
+func registrySplitURI(_ uri: String) -> (String, String?) {
     guard let q = uri.firstIndex(of: "?") else { return (uri, nil) }
     return (String(uri[..<q]), String(uri[uri.index(after: q)...]))
 }

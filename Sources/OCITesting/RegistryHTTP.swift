@@ -99,7 +99,7 @@ enum ResponseBody: Sendable {
     case empty
     case bytes([UInt8])
     /// A stored blob, or a byte range of it.
-    case blob(BlobContent, range: Range<Int>)
+    case blob(RegistryBlobContent, range: Range<Int>)
 
     var count: Int {
         switch self {
@@ -270,7 +270,7 @@ enum RegistryGrammar {
 
 // MARK: - Query strings
 
-struct QueryItems: Sendable {
+struct RegistryQuery: Sendable {
     var items: [(name: String, value: String)]
 
     init(_ query: Substring) {
@@ -319,7 +319,7 @@ struct QueryItems: Sendable {
 }
 
 /// Percent-encodes a query value (unreserved characters stay as they are).
-func queryEncode(_ value: String) -> String {
+func registryQueryEncode(_ value: String) -> String {
     let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
     return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
 }
@@ -327,7 +327,7 @@ func queryEncode(_ value: String) -> String {
 // MARK: - Request bodies
 
 /// Reads the parts of one connection's requests in order; owned by the connection's task.
-final class RequestPartReader {
+final class RegistryRequestReader {
     private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
     /// Whether the body of the current request has been read to its end.
     private(set) var bodyFinished = true
@@ -383,8 +383,8 @@ final class RequestPartReader {
 }
 
 /// The body of the request being handled.
-struct RequestBody {
-    let reader: RequestPartReader
+struct RegistryRequestBody {
+    let reader: RegistryRequestReader
     let sendContinue: () async throws -> Void
 
     /// The next chunk; nil at the end.

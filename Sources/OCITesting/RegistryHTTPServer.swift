@@ -6,7 +6,7 @@ import NIOSSL
 import OCISync
 
 /// How a reply's body goes out.
-enum Delivery: Sendable {
+enum RegistryDelivery: Sendable {
     case normal
     /// Close the connection without answering.
     case close
@@ -19,16 +19,16 @@ enum Delivery: Sendable {
 }
 
 /// A response and how to deliver it.
-struct ServerReply: Sendable {
+struct RegistryReply: Sendable {
     var response: RegistryResponse
-    var delivery: Delivery = .normal
+    var delivery: RegistryDelivery = .normal
 }
 
 /// The HTTP/1.1 listener of ``InProcessRegistry`` and of its blob host: NIO's async channels, request bodies
 /// streamed to the handler with back-pressure, optional TLS, every connection tracked so that ``stop()`` ends
 /// them all.
 final class RegistryHTTPServer: Sendable {
-    typealias Handler = @Sendable (HTTPRequestHead, RequestBody) async -> ServerReply
+    typealias Handler = @Sendable (HTTPRequestHead, RegistryRequestBody) async -> RegistryReply
 
     let host: String
     let port: Int
@@ -117,12 +117,12 @@ final class RegistryHTTPServer: Sendable {
                               handler: Handler) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let reader = RequestPartReader(inbound.makeAsyncIterator())
+                let reader = RegistryRequestReader(inbound.makeAsyncIterator())
                 while let head = try await reader.nextHead() {
                     let expects = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
                     let continueState = ContinueState(expects)
                     let version = head.version
-                    let body = RequestBody(reader: reader, sendContinue: {
+                    let body = RegistryRequestBody(reader: reader, sendContinue: {
                         guard continueState.pending else { return }
                         continueState.pending = false
                         try await outbound.write(.head(HTTPResponseHead(version: version, status: .continue)))
@@ -148,7 +148,7 @@ final class RegistryHTTPServer: Sendable {
     }
 
     /// Writes a reply; false when the connection is to be closed.
-    private static func write(_ reply: ServerReply, request: HTTPRequestHead, keepAlive: Bool,
+    private static func write(_ reply: RegistryReply, request: HTTPRequestHead, keepAlive: Bool,
                               outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws -> Bool {
         if case .close = reply.delivery { return false }
         let response = reply.response
@@ -176,17 +176,17 @@ final class RegistryHTTPServer: Sendable {
     }
 
     /// Streams a body; false when it was cut.
-    private static func writeBody(_ body: ResponseBody, delivery: Delivery,
+    private static func writeBody(_ body: ResponseBody, delivery: RegistryDelivery,
                                   outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws -> Bool {
         let length = body.count
         let chunkSize = 64 * 1024
-        let reader: BlobChunkReader
+        let reader: RegistryBlobReader
         let base: Int
         switch body {
         case .empty:
             return true
         case .bytes(let bytes):
-            reader = BlobChunkReader(bytes: bytes, handle: nil)
+            reader = RegistryBlobReader(bytes: bytes, handle: nil)
             base = 0
         case .blob(let content, let range):
             reader = try content.open()

@@ -17,7 +17,7 @@ extension InProcessRegistry {
 }
 
 /// A stored blob's bytes.
-enum BlobContent: Sendable {
+enum RegistryBlobContent: Sendable {
     case memory([UInt8])
     case file(path: String, size: Int)
 
@@ -29,21 +29,21 @@ enum BlobContent: Sendable {
     }
 
     /// Opens a reader of the content.
-    func open() throws -> BlobChunkReader {
+    func open() throws -> RegistryBlobReader {
         switch self {
         case .memory(let bytes):
-            return BlobChunkReader(bytes: bytes, handle: nil)
+            return RegistryBlobReader(bytes: bytes, handle: nil)
         case .file(let path, _):
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw RegistryStoreError("cannot open \(path)")
             }
-            return BlobChunkReader(bytes: [], handle: handle)
+            return RegistryBlobReader(bytes: [], handle: handle)
         }
     }
 }
 
 /// Reads ranges of one blob; owned by one task.
-final class BlobChunkReader {
+final class RegistryBlobReader {
     private let bytes: [UInt8]
     private let handle: FileHandle?
 
@@ -73,7 +73,7 @@ struct RegistryStoreError: Error, CustomStringConvertible {
 }
 
 /// What the store knows about a manifest besides its bytes.
-struct ManifestRecord: Codable, Sendable, Hashable {
+struct RegistryManifestRecord: Codable, Sendable, Hashable {
     var mediaType: String
     var size: Int
     /// The `subject` digest, for the referrers API.
@@ -83,16 +83,16 @@ struct ManifestRecord: Codable, Sendable, Hashable {
     var annotations: [String: String]?
 }
 
-struct RepositoryState: Codable, Sendable {
+struct RegistryRepositoryState: Codable, Sendable {
     /// Blobs linked into the repository (uploaded, mounted or pushed to it).
     var blobs: Set<String> = []
-    var manifests: [String: ManifestRecord] = [:]
+    var manifests: [String: RegistryManifestRecord] = [:]
     var tags: [String: String] = [:]
 }
 
-private struct PersistedState: Codable {
+private struct RegistryPersistedState: Codable {
     var version = 1
-    var repositories: [String: RepositoryState] = [:]
+    var repositories: [String: RegistryRepositoryState] = [:]
 }
 
 /// Repositories, blobs and upload sessions of one registry. Every digest that names a file is a
@@ -116,7 +116,7 @@ final class RegistryStore: Sendable {
     }
 
     private let backend: Backend
-    private let state: Locked<[String: RepositoryState]>
+    private let state: Locked<[String: RegistryRepositoryState]>
     private let uploads = Locked<[String: Upload]>([:])
 
     init(_ storage: InProcessRegistry.Storage) throws {
@@ -134,9 +134,9 @@ final class RegistryStore: Sendable {
             try? fm.removeItem(atPath: root + "/uploads")
             try fm.createDirectory(atPath: root + "/uploads", withIntermediateDirectories: true)
             backend = .directory(root: root)
-            var repositories: [String: RepositoryState] = [:]
+            var repositories: [String: RegistryRepositoryState] = [:]
             if let data = fm.contents(atPath: root + "/state.json") {
-                let persisted = try JSONDecoder().decode(PersistedState.self, from: data)
+                let persisted = try JSONDecoder().decode(RegistryPersistedState.self, from: data)
                 repositories = Self.sanitized(persisted.repositories)
             }
             state = Locked(repositories)
@@ -144,10 +144,10 @@ final class RegistryStore: Sendable {
     }
 
     /// Drops entries of a state file that name invalid repositories or digests.
-    private static func sanitized(_ repositories: [String: RepositoryState]) -> [String: RepositoryState] {
-        var out: [String: RepositoryState] = [:]
+    private static func sanitized(_ repositories: [String: RegistryRepositoryState]) -> [String: RegistryRepositoryState] {
+        var out: [String: RegistryRepositoryState] = [:]
         for (name, repo) in repositories where RegistryGrammar.isValidName(name) {
-            var clean = RepositoryState()
+            var clean = RegistryRepositoryState()
             clean.blobs = repo.blobs.filter { CheckedDigest($0) != nil }
             clean.manifests = repo.manifests.filter { CheckedDigest($0.key) != nil }
             clean.tags = repo.tags.filter { RegistryGrammar.isValidTag($0.key) && clean.manifests[$0.value] != nil }
@@ -184,17 +184,17 @@ final class RegistryStore: Sendable {
     }
 
     /// Writes the repositories' state (directory storage); call with the state lock held so writes keep their order.
-    private func persist(_ repositories: [String: RepositoryState]) {
+    private func persist(_ repositories: [String: RegistryRepositoryState]) {
         guard case .directory(let root) = backend else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(PersistedState(repositories: repositories)) else { return }
+        guard let data = try? encoder.encode(RegistryPersistedState(repositories: repositories)) else { return }
         try? atomicWrite(data, to: root + "/state.json", root: root)
     }
 
     /// Runs a mutation of the repositories and persists the result.
     @discardableResult
-    private func mutate<T>(_ body: (inout [String: RepositoryState]) throws -> T) rethrows -> T {
+    private func mutate<T>(_ body: (inout [String: RegistryRepositoryState]) throws -> T) rethrows -> T {
         try state.withLock { repositories in
             let result = try body(&repositories)
             persist(repositories)
@@ -205,7 +205,7 @@ final class RegistryStore: Sendable {
     // MARK: blobs
 
     /// The stored bytes of `digest`, whatever repository links them.
-    func content(_ digest: CheckedDigest) -> BlobContent? {
+    func content(_ digest: CheckedDigest) -> RegistryBlobContent? {
         switch backend {
         case .memory(let blobs):
             return blobs.withLock { $0[digest] }.map { .memory($0) }
@@ -218,7 +218,7 @@ final class RegistryStore: Sendable {
     }
 
     /// The blob when `repository` links it.
-    func blob(_ digest: CheckedDigest, in repository: String) -> BlobContent? {
+    func blob(_ digest: CheckedDigest, in repository: String) -> RegistryBlobContent? {
         guard isLinked(digest, in: repository) else { return nil }
         return content(digest)
     }
@@ -230,7 +230,7 @@ final class RegistryStore: Sendable {
     /// Links a stored blob into `repository` (a mount); false when it is not stored.
     func link(_ digest: CheckedDigest, into repository: String) -> Bool {
         guard content(digest) != nil else { return false }
-        mutate { $0[repository, default: RepositoryState()].blobs.insert(digest.description) }
+        mutate { $0[repository, default: RegistryRepositoryState()].blobs.insert(digest.description) }
         return true
     }
 
@@ -287,7 +287,7 @@ final class RegistryStore: Sendable {
 
     /// Starts appending to a session. `expectedOffset` (from `Content-Range`) must be the current size; a PATCH
     /// (`isFinal` false) may not follow a chunk shorter than `minimumChunk`: only the last chunk may be short.
-    func beginAppend(_ id: UUID, repository: String, expectedOffset: Int?, minimumChunk: Int, isFinal: Bool) throws -> UploadAppender {
+    func beginAppend(_ id: UUID, repository: String, expectedOffset: Int?, minimumChunk: Int, isFinal: Bool) throws -> RegistryUploadAppender {
         let key = id.uuidString.lowercased()
         let (offset, hasher): (Int, SHA256) = try uploads.withLock { sessions in
             guard var upload = sessions[key], upload.repository == repository else {
@@ -317,7 +317,7 @@ final class RegistryStore: Sendable {
             }
             _ = try? handle?.seekToEnd()
         }
-        return UploadAppender(store: self, key: key, startSize: offset, hasher: hasher, handle: handle, minimumChunk: minimumChunk)
+        return RegistryUploadAppender(store: self, key: key, startSize: offset, hasher: hasher, handle: handle, minimumChunk: minimumChunk)
     }
 
     fileprivate func commitAppend(key: String, added: [UInt8], written: Int, hasher: SHA256, short: Bool) {
@@ -372,7 +372,7 @@ final class RegistryStore: Sendable {
                 throw RegistryStoreError("cannot move the upload into place: errno \(errno)")
             }
         }
-        mutate { $0[repository, default: RepositoryState()].blobs.insert(digest.description) }
+        mutate { $0[repository, default: RegistryRepositoryState()].blobs.insert(digest.description) }
         return upload.size
     }
 
@@ -408,10 +408,10 @@ final class RegistryStore: Sendable {
     // MARK: manifests and tags
 
     /// Stores a manifest (bytes already verified to have `digest`) and points `tag` at it.
-    func putManifest(_ bytes: [UInt8], digest: CheckedDigest, record: ManifestRecord, repository: String, tag: String?) throws {
+    func putManifest(_ bytes: [UInt8], digest: CheckedDigest, record: RegistryManifestRecord, repository: String, tag: String?) throws {
         try store(bytes, as: digest)
         mutate { repositories in
-            var repo = repositories[repository, default: RepositoryState()]
+            var repo = repositories[repository, default: RegistryRepositoryState()]
             repo.manifests[digest.description] = record
             if let tag { repo.tags[tag] = digest.description }
             repositories[repository] = repo
@@ -424,7 +424,7 @@ final class RegistryStore: Sendable {
     }
 
     /// A manifest of `repository`: its record and bytes.
-    func manifest(_ digest: CheckedDigest, in repository: String) -> (record: ManifestRecord, bytes: [UInt8])? {
+    func manifest(_ digest: CheckedDigest, in repository: String) -> (record: RegistryManifestRecord, bytes: [UInt8])? {
         guard let record = state.withLock({ $0[repository]?.manifests[digest.description] }),
               let bytes = bytes(digest) else { return nil }
         return (record, bytes)
@@ -466,7 +466,7 @@ final class RegistryStore: Sendable {
     }
 
     /// The manifests of `repository` whose subject is `subject`, sorted by digest.
-    func referrers(of subject: CheckedDigest, in repository: String) -> [(digest: String, record: ManifestRecord)] {
+    func referrers(of subject: CheckedDigest, in repository: String) -> [(digest: String, record: RegistryManifestRecord)] {
         state.withLock { repositories in
             guard let repo = repositories[repository] else { return [] }
             return repo.manifests.filter { $0.value.subject == subject.description }
@@ -478,7 +478,7 @@ final class RegistryStore: Sendable {
 
 /// Writes one request's bytes into an upload session; ``close()`` commits what was written (also after a
 /// broken request, so the session's `Range` tells the client where to resume).
-final class UploadAppender {
+final class RegistryUploadAppender {
     private let store: RegistryStore
     private let key: String
     private var hasher: SHA256
