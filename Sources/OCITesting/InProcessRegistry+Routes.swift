@@ -116,9 +116,9 @@ final class RegistryCore: Sendable {
             reply.response.headers.append(Self.apiVersionHeader)
         }
         if case .close = reply.delivery {
-            recorder.record(head, status: nil, bodyLength: body.reader.bodyBytesRead, faulted: faulted)
+            recorder.record(head, status: nil, bodyLength: body.bytesRead, faulted: faulted)
         } else {
-            recorder.record(head, status: reply.response.status, bodyLength: body.reader.bodyBytesRead, faulted: faulted)
+            recorder.record(head, status: reply.response.status, bodyLength: body.bytesRead, faulted: faulted)
         }
         return reply
     }
@@ -505,7 +505,7 @@ final class RegistryCore: Sendable {
         } else {
             response = .text(403, "invalid signature\n")
         }
-        blobRecorder.record(head, status: response.status, bodyLength: body.reader.bodyBytesRead, faulted: false)
+        blobRecorder.record(head, status: response.status, bodyLength: body.bytesRead, faulted: false)
         return RegistryReply(response: response)
     }
 }

@@ -326,71 +326,43 @@ func registryQueryEncode(_ value: String) -> String {
 
 // MARK: - Request bodies
 
-/// Reads the parts of one connection's requests in order; owned by the connection's task.
-final class RegistryRequestReader {
-    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
-    /// Whether the body of the current request has been read to its end.
-    private(set) var bodyFinished = true
-    /// The body bytes of the current request read so far.
-    private(set) var bodyBytesRead = 0
+/// The body of the request being handled, as it arrives; owned by the request's task.
+final class RegistryRequestBody {
+    typealias Producer = NIOThrowingAsyncSequenceProducer<
+        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, RegistryBodyDelegate>
 
-    init(_ iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
-        self.iterator = iterator
+    private var iterator: Producer.AsyncIterator
+    private let channel: Channel
+    private let version: HTTPVersion
+    /// The client waits for `100 Continue` before it sends the body.
+    private(set) var continuePending: Bool
+    /// Whether the body has been read to its end.
+    private(set) var finished = false
+    /// The body bytes read so far.
+    private(set) var bytesRead = 0
+
+    init(_ sequence: Producer, expectsContinue: Bool, channel: Channel, version: HTTPVersion) {
+        self.iterator = sequence.makeAsyncIterator()
+        self.continuePending = expectsContinue
+        self.channel = channel
+        self.version = version
     }
-
-    /// The next request's head, skipping what is left of the previous request; nil at the end of the connection.
-    func nextHead() async throws -> HTTPRequestHead? {
-        while let part = try await iterator.next() {
-            if case .head(let head) = part {
-                bodyFinished = false
-                bodyBytesRead = 0
-                return head
-            }
-        }
-        return nil
-    }
-
-    /// The next chunk of the current body; nil at its end.
-    func nextBodyChunk() async throws -> ByteBuffer? {
-        guard !bodyFinished else { return nil }
-        while let part = try await iterator.next() {
-            switch part {
-            case .body(let buffer):
-                bodyBytesRead += buffer.readableBytes
-                if buffer.readableBytes > 0 { return buffer }
-            case .end:
-                bodyFinished = true
-                return nil
-            case .head:
-                // Cannot happen before .end; treat as the end of a broken request.
-                bodyFinished = true
-                return nil
-            }
-        }
-        bodyFinished = true
-        return nil
-    }
-
-    /// Reads and drops the rest of the body, at most `limit` bytes; false when more was left.
-    func drain(limit: Int) async throws -> Bool {
-        var seen = 0
-        while let chunk = try await nextBodyChunk() {
-            seen += chunk.readableBytes
-            if seen > limit { return false }
-        }
-        return true
-    }
-}
-
-/// The body of the request being handled.
-struct RegistryRequestBody {
-    let reader: RegistryRequestReader
-    let sendContinue: () async throws -> Void
 
     /// The next chunk; nil at the end.
     func next() async throws -> ByteBuffer? {
-        try await sendContinue()
-        return try await reader.nextBodyChunk()
+        guard !finished else { return nil }
+        if continuePending {
+            continuePending = false
+            try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .continue))).get()
+        }
+        while true {
+            guard let buffer = try await iterator.next() else {
+                finished = true
+                return nil
+            }
+            bytesRead += buffer.readableBytes
+            if buffer.readableBytes > 0 { return buffer }
+        }
     }
 
     /// The whole body, or nil when it exceeds `limit` bytes (the rest is then left unread).
@@ -401,5 +373,15 @@ struct RegistryRequestBody {
             out.append(contentsOf: chunk.readableBytesView)
         }
         return out
+    }
+
+    /// Reads and drops the rest of the body, at most `limit` more bytes; false when more was left.
+    func drain(limit: Int) async throws -> Bool {
+        var seen = 0
+        while let chunk = try await next() {
+            seen += chunk.readableBytes
+            if seen > limit { return false }
+        }
+        return true
     }
 }

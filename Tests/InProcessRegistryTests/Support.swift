@@ -209,6 +209,26 @@ final class RawHTTP: Sendable {
     }
 }
 
+/// Whether something accepts TCP connections on 127.0.0.1:`port` (a refused connect answers at once, unlike an
+/// HTTP client that retries until its connect timeout).
+func acceptsConnections(port: Int) -> Bool {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    return result == 0
+}
+
 // MARK: - Images
 
 /// A small runnable-looking image: uncompressed tar layers, an OCI config with their diff IDs, an OCI manifest.
