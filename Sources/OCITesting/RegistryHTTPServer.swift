@@ -278,7 +278,11 @@ private final class RegistryConnectionHandler: ChannelDuplexHandler, RemovableCh
             if !started { context.close(promise: nil) }
         case .body(let buffer):
             guard let source else { return }
-            if case .stopProducing = source.yield(buffer) { shouldRead = false }
+            // A copy: the received buffer stays on the event loop, whose allocator reuses it once released
+            // (handing it to another thread would race with that reuse).
+            var copy = context.channel.allocator.buffer(capacity: buffer.readableBytes)
+            copy.writeImmutableBuffer(buffer)
+            if case .stopProducing = source.yield(copy) { shouldRead = false }
         case .end:
             source?.finish()
             source = nil
