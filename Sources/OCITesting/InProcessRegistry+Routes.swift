@@ -312,7 +312,8 @@ final class RegistryCore: Sendable {
 
     private func putManifest(_ name: String, _ reference: String, head: HTTPRequestHead, body: RegistryRequestBody) async throws -> RegistryResponse {
         let (expected, tag) = try manifestReference(reference)
-        guard let bytes = try await body.collect(limit: configuration.maxManifestBytes) else {
+        let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+        guard declared <= configuration.maxManifestBytes, let bytes = try await body.collect(limit: configuration.maxManifestBytes) else {
             throw RegistryFailure(.manifestInvalid, "manifest exceeds the limit of \(configuration.maxManifestBytes) bytes",
                                   message: "manifest too big", status: 413)
         }

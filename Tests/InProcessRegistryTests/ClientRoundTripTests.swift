@@ -278,4 +278,25 @@ final class ClientRoundTripTests: XCTestCase {
         }
         XCTAssertThrowsError(try InProcessRegistry.TLS.pemFiles(certificateChain: scratch.file("missing"), privateKey: scratch.file("key.pem")))
     }
+
+    /// Large blobs stream through back-pressure both ways (reads of the socket pause while storage lags), into
+    /// memory and into a directory, monolithic and chunked.
+    func testLargeBlobsStreamBothWays() async throws {
+        let dir = try TempDir("inproc-large")
+        defer { dir.remove() }
+        let blob = Bytes.random(24 << 20)
+        for storage in [InProcessRegistry.Storage.memory, .directory(dir.path)] {
+            try await withInProcessRegistry(.init(storage: storage)) { registry in
+                for upload in [UploadPolicy(), UploadPolicy(chunkedThreshold: 1 << 20, chunkSize: 5 << 20)] {
+                    try await Clients.with(try Clients.make(for: registry, upload: upload)) { client in
+                        let repo = client.repository(host: registry.host, name: "large/\(upload.chunkSize)", access: .push)
+                        let descriptor = try await repo.pushBytes(blob)
+                        let fetched = try await repo.fetchBytes(descriptor)
+                        XCTAssertEqual(fetched, blob)
+                    }
+                }
+                XCTAssertEqual(registry.requests().filter { $0.method == "PATCH" }.map(\.bodyLength).reduce(0, +), blob.count)
+            }
+        }
+    }
 }
