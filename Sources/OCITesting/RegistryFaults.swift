@@ -49,8 +49,8 @@ extension InProcessRegistry {
             case corruptBody
             /// For a blob `GET`/`HEAD` the registry would serve: a redirect (`status`, 307 by default) to the
             /// registry's blob host (``InProcessRegistry/blobHost``), which serves the bytes like object storage
-            /// behind a presigned URL (a random `signature` query the redirect hands out; no credentials). Other answers pass
-            /// unchanged, and so does everything when no blob host runs (see
+            /// behind a presigned URL (a random `signature` query the redirect hands out; no credentials).
+            /// Other answers pass unchanged, and so does everything when no blob host runs (see
             /// ``InProcessRegistry/Configuration/blobHost``).
             case redirectToBlobHost(status: Int = 307)
             /// A redirect to `location` (absolute, or a path on this registry) instead of the registry's answer.
