@@ -178,7 +178,8 @@ final class RegistryAuthority: Sendable {
     static let tokenPath = "/token"
 
     /// The principal of a request meeting `requirement`, or the 401/403 answer.
-    func authorize(_ headers: HTTPHeaders, _ requirement: RegistryAccessRequirement, realmBase: String) -> Result<RegistryPrincipal, RegistryFailure> {
+    func authorize(_ headers: HTTPHeaders, _ requirement: RegistryAccessRequirement,
+                   realmBase: String) -> Result<RegistryPrincipal, RegistryFailure> {
         guard let scheme = auth.scheme else { return .success(.everyone) }
         let authorization = headers.first(name: "authorization")
         switch scheme {

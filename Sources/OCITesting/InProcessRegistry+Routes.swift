@@ -86,8 +86,8 @@ final class RegistryCore: Sendable {
         switch behavior {
         case .respond(let status, let headers, let bytes)?:
             _ = try? await body.collect(limit: 1 << 20)
-            reply = RegistryReply(response: RegistryResponse(status: status, headers: headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                                                           body: bytes.map { .bytes($0) } ?? .empty))
+            let fields = headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            reply = RegistryReply(response: RegistryResponse(status: status, headers: fields, body: bytes.map { .bytes($0) } ?? .empty))
             faulted = true
         case .closeConnection?:
             reply = RegistryReply(response: RegistryResponse(status: 500), delivery: .close)
@@ -155,7 +155,8 @@ final class RegistryCore: Sendable {
         }
     }
 
-    private func dispatch(_ route: RegistryRoute, head: HTTPRequestHead, query: RegistryQuery, body: RegistryRequestBody) async -> RegistryResponse {
+    private func dispatch(_ route: RegistryRoute, head: HTTPRequestHead, query: RegistryQuery,
+                          body: RegistryRequestBody) async -> RegistryResponse {
         if route == .notFound { return .text(404, "404 page not found\n") }
         if route == .token {
             var form: RegistryQuery?
@@ -310,7 +311,8 @@ final class RegistryCore: Sendable {
         return RegistryResponse(status: 202)
     }
 
-    private func putManifest(_ name: String, _ reference: String, head: HTTPRequestHead, body: RegistryRequestBody) async throws -> RegistryResponse {
+    private func putManifest(_ name: String, _ reference: String, head: HTTPRequestHead,
+                             body: RegistryRequestBody) async throws -> RegistryResponse {
         let (expected, tag) = try manifestReference(reference)
         let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
         guard declared <= configuration.maxManifestBytes, let bytes = try await body.collect(limit: configuration.maxManifestBytes) else {

@@ -168,7 +168,7 @@ struct CheckedDigest: Hashable, Sendable, Comparable, CustomStringConvertible {
               let algorithm = Algorithm(rawValue: String(string[..<colon])) else { return nil }
         let hex = string[string.index(after: colon)...]
         guard hex.utf8.count == algorithm.hexLength,
-              hex.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+              hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })  // 0-9, a-f
         else { return nil }
         self.algorithm = algorithm
         self.hex = String(hex)

@@ -287,7 +287,8 @@ final class RegistryStore: Sendable {
 
     /// Starts appending to a session. `expectedOffset` (from `Content-Range`) must be the current size; a PATCH
     /// (`isFinal` false) may not follow a chunk shorter than `minimumChunk`: only the last chunk may be short.
-    func beginAppend(_ id: UUID, repository: String, expectedOffset: Int?, minimumChunk: Int, isFinal: Bool) throws -> RegistryUploadAppender {
+    func beginAppend(_ id: UUID, repository: String, expectedOffset: Int?, minimumChunk: Int,
+                     isFinal: Bool) throws -> RegistryUploadAppender {
         let key = id.uuidString.lowercased()
         let (offset, hasher): (Int, SHA256) = try uploads.withLock { sessions in
             guard var upload = sessions[key], upload.repository == repository else {
