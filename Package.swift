@@ -29,6 +29,8 @@ let package = Package(
         // `swift package generate-documentation --target OCIKit` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
@@ -88,7 +90,8 @@ let package = Package(
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache", "OCISchema1",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Test support: real registry processes, a token server and an in-process HTTP fake.
+        // Test support: real registry processes, a token server, an in-process HTTP fake and an in-process
+        // OCI distribution registry (InProcessRegistry).
         .target(name: "OCITesting", dependencies: [
             "OCISync",
             "OCISpec",
@@ -97,6 +100,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync",
@@ -130,6 +136,14 @@ let package = Package(
             "OCITestFixtures", "OCISync",
             "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference", "OCILayout",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "InProcessRegistryTests", dependencies: [
+            "OCISync",
+            "OCIRegistry", "OCITesting", "OCIContent", "OCISpec", "OCIReference", "OCICredentials",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "OCISync",
