@@ -90,10 +90,12 @@ let package = Package(
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache", "OCISchema1",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The system's crypt(3), for htpasswd hashes (bcrypt) of the in-process registry.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // Test support: real registry processes, a token server, an in-process HTTP fake and an in-process
         // OCI distribution registry (InProcessRegistry).
         .target(name: "OCITesting", dependencies: [
-            "OCISync",
+            "OCISync", "CCrypt",
             "OCISpec",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -107,6 +109,7 @@ let package = Package(
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync",
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIGoCompat", "OCILayout", "OCICache",
+            "OCITesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

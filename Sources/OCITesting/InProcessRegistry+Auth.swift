@@ -17,8 +17,11 @@ extension InProcessRegistry {
     public struct User: Sendable, Hashable {
         /// The login name (Basic auth, the token endpoint).
         public var username: String
-        /// The password, kept in clear (a test registry).
+        /// The password, kept in clear (a test registry); empty when the account has a `passwordHash`.
         public var password: String
+        /// An htpasswd hash (`$2y$…` bcrypt and the other crypt(3) hashes, or `{SHA}…`) checked instead of
+        /// `password` when set.
+        public var passwordHash: String?
         /// What the user may do in the repositories it can see.
         public var access: Set<Access>
         /// The repositories the user can see: exact names, or prefixes ending in `*` (`team/*`); nil: all.
@@ -32,6 +35,43 @@ extension InProcessRegistry {
             self.password = password
             self.access = access
             self.repositories = repositories
+        }
+
+        /// An account from an htpasswd line's hash.
+        public init(_ username: String, passwordHash: String, access: Set<Access> = Set(Access.allCases),
+                    repositories: [String]? = nil) {
+            self.init(username, password: "", access: access, repositories: repositories)
+            self.passwordHash = passwordHash
+        }
+
+        /// Whether `candidate` is this account's password.
+        public func accepts(_ candidate: String) -> Bool {
+            guard let passwordHash else { return RegistryAuthority.constantTimeEqual(password, candidate) }
+            return Htpasswd.verify(candidate, hash: passwordHash)
+        }
+
+        /// Reads an htpasswd file (`htpasswd -B` bcrypt, `-s` SHA-1, or crypt(3) hashes; one `user:hash` per
+        /// line, blank lines and `#` comments skipped), each account with `access`. Apache's `$apr1$` MD5 is not
+        /// supported: it is refused with the line number, never silently accepted.
+        public static func loadHtpasswd(atPath path: String, access: Set<Access> = Set(Access.allCases)) throws -> [User] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw InProcessRegistryError("cannot read the htpasswd file \(path)")
+            }
+            var users: [User] = []
+            for (number, raw) in String(decoding: data, as: UTF8.self)
+                .split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {
+                    throw InProcessRegistryError("\(path) line \(number + 1): expected user:hash")
+                }
+                let hash = String(line[line.index(after: colon)...])
+                guard Htpasswd.isSupported(hash) else {
+                    throw InProcessRegistryError("\(path) line \(number + 1): unsupported hash; use htpasswd -B (bcrypt) or -s (SHA-1)")
+                }
+                users.append(User(String(line[..<colon]), passwordHash: hash, access: access))
+            }
+            return users
         }
 
         /// Parses a plain `user:password` list, one account per line (blank lines and `#` comments skipped), each
@@ -229,10 +269,10 @@ final class RegistryAuthority: Sendable {
         guard let colon = text.firstIndex(of: ":") else { return nil }
         let name = String(text[..<colon])
         let password = String(text[text.index(after: colon)...])
-        return auth.users.first { $0.username == name && Self.constantTimeEqual($0.password, password) }
+        return auth.users.first { $0.username == name && $0.accepts(password) }
     }
 
-    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0
@@ -252,7 +292,7 @@ final class RegistryAuthority: Sendable {
                 return .json(400, ["error": "unsupported_grant_type"])
             }
             guard let name = form["username"], let password = form["password"],
-                  let found = auth.users.first(where: { $0.username == name && $0.password == password }) else {
+                  let found = auth.users.first(where: { $0.username == name && $0.accepts(password) }) else {
                 return .json(401, ["error": "invalid_grant"])
             }
             user = found

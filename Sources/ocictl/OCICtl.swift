@@ -10,7 +10,7 @@ struct OCICtl: AsyncParsableCommand {
         version: OCIPackageVersion.current,
         subcommands: [
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
-            Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self,
+            Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self, RegistryCommand.self,
         ]
     )
 
