@@ -3,7 +3,7 @@
 # the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl, and zlib's
 # headers (compress-nio builds against the system zlib).
 set -euo pipefail
-packages=(docker-registry skopeo apache2-utils openssl curl python3 zlib1g-dev)
+packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
