@@ -95,7 +95,7 @@ let package = Package(
         // Test support: real registry processes, a token server, an in-process HTTP fake and an in-process
         // OCI distribution registry (InProcessRegistry).
         .target(name: "OCITesting", dependencies: [
-            "OCISync", "CCrypt",
+            "OCISync", "CCrypt", "OCIKit", "OCIGoCompat",
             "OCISpec",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
