@@ -164,6 +164,11 @@ public final class GoClient: GoExtendedClientProtocol {
                 try await self.pushBlob(blob, to: repo, store: store)
             }
         }
+        // Go skips the PUT when the reference already names this digest (F16): one HEAD instead of an upload.
+        if let existing = reference.manifestReference, let current = try? await repo.resolve(existing),
+           current.digest == descriptor.digest {
+            return
+        }
         try await repo.pushManifest(bytes, mediaType: descriptor.mediaType, reference: reference.manifestReference)
     }
 

@@ -33,6 +33,18 @@ actor RegistryHost {
     private var refreshedIdentityToken: String?
     /// Until when every request to this host waits, after a 429/503 with `Retry-After` (backoff shared per host).
     private var holdUntil: ContinuousClock.Instant?
+    /// Blobs (`repository@digest`) an existence check just found missing: the push that follows skips its own
+    /// check, so a blob costs one HEAD, not two. Taken by that push; bounded.
+    private var knownAbsent: Set<String> = []
+
+    func noteAbsent(_ key: String) {
+        if knownAbsent.count >= 10_000 { knownAbsent.removeAll() }
+        knownAbsent.insert(key)
+    }
+
+    func takeAbsent(_ key: String) -> Bool {
+        knownAbsent.remove(key) != nil
+    }
     /// Counters for tests and diagnostics.
     private(set) var pingCount = 0
     private(set) var tokenFetchCount = 0

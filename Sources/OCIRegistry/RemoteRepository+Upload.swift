@@ -36,7 +36,9 @@ extension RemoteRepository {
             try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: descriptor.digest.description)
             return
         }
-        if try await existsForPush(descriptor) { return }
+        // One existence check per blob: skipped when `exists` just found this blob missing.
+        let checked = await session.takeAbsent("\(name)@\(descriptor.digest)")
+        if !checked, try await existsForPush(descriptor) { return }
         try await upload(descriptor, source: source)
     }
 

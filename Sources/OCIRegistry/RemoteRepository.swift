@@ -313,15 +313,20 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
         _ = try? await readLimited(response.body, limit: 0)
         switch response.status.code {
         case 200: return true
-        case 404: return false
+        case 404:
+            if !isManifest { await session.noteAbsent("\(name)@\(descriptor.digest)") }
+            return false
         default:
             throw await session.annotated(errorFor(status: Int(response.status.code), headers: response.headers, body: [], operation: "check", target: target))
         }
     }
 
     /// Points `tag` at a manifest already in the repository (fetches it by digest, then PUTs it to the tag).
+    /// A tag that already points at the manifest costs one HEAD and no upload (Go: the PUT is skipped when the
+    /// existing manifest's digest matches).
     public func tag(_ descriptor: Descriptor, as reference: String) async throws {
         guard Reference.isValidTag(reference) else { throw RegistryError.invalidArgument("invalid tag \"\(reference)\"") }
+        if let current = try? await resolve(reference), current.digest == descriptor.digest { return }
         let (_, bytes) = try await fetchManifest(descriptor.digest.description)
         try await pushManifest(bytes, mediaType: descriptor.mediaType, reference: reference)
     }
