@@ -60,7 +60,9 @@ public struct GoClientOptions: Sendable {
     /// `AllowPlainHttp` is `registry.plainHTTP = .allowed`.)
     public var configPaths: [String] = []
     /// A verified blob cache used by `fetch` (Go: `WithCache`): hits stream from it, misses fill it while
-    /// streaming. `copy` never uses it.
+    /// streaming; pushes without a store read blobs from it. `copy` never uses it. Unlike Go, no cache is made
+    /// when none is given (Go creates one in a temporary directory): a cache costs a disk write per fetched
+    /// blob, so it is the caller's choice (`ContentCache(options:)`, or `CacheOptions()` for Go's temporary one).
     public var cache: ContentCache?
     /// Media types the caller knows (Go: `WithKnownMediaType`). Kept for source compatibility: as in Go, where
     /// the set is stored and never read, it changes nothing (every media type is accepted).
@@ -123,9 +125,10 @@ public final class GoClient: GoExtendedClientProtocol {
         try await pushBlob(descriptor, to: repo, store: store)
     }
 
+    /// Without a store the client's cache serves as one, as Go's client falls back to its cache.
     private func pushBlob(_ descriptor: Descriptor, to repo: RemoteRepository, store: (any BlobStore)?) async throws {
         if try await repo.exists(descriptor) { return }
-        guard let store else { throw OCIClientError.noStore(descriptor.digest) }
+        guard let store = store ?? options.cache.map({ FetcherStore($0) }) else { throw OCIClientError.noStore(descriptor.digest) }
         try await repo.push(descriptor, content: try await store.get(descriptor))
     }
 

@@ -337,10 +337,14 @@ struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect or empty the blob cache.",
                                                     subcommands: [Info.self, Prune.self])
 
-    static func open(_ global: GlobalOptions) throws -> ContentCache {
-        try ContentCache(options: CacheOptions(directory: global.cacheDirectory ?? ContentCache.defaultDirectory(),
-                                               logger: global.makeLogger()))
+    /// The cache pull and blob get use: the same resolution (`--cache-dir`, else `$OCI_CACHE_DIR`), nil when
+    /// neither names one, so `cache info` never reports a directory the fetching commands do not use.
+    static func open(_ global: GlobalOptions) throws -> ContentCache? {
+        guard let directory = global.cacheDirectory else { return nil }
+        return try ContentCache(options: CacheOptions(directory: directory, logger: global.makeLogger()))
     }
+
+    static let notConfigured = "No cache is configured: pull and blob get cache blobs only with --cache-dir DIR or $OCI_CACHE_DIR."
 
     struct Info: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the cache's limit, size and items.")
@@ -349,7 +353,10 @@ struct CacheCommand: AsyncParsableCommand {
         struct Summary: Encodable { var directory: String; var size: Int64; var currentSize: Int64; var items: Int; var usage: Double }
 
         func run() async throws {
-            let cache = try CacheCommand.open(global)
+            guard let cache = try CacheCommand.open(global) else {
+                if global.json { try Output.json(["configured": false]) } else { Output.line(CacheCommand.notConfigured) }
+                return
+            }
             defer { cache.close() }
             let info = cache.info()
             let usage = info.size > 0 ? Double(info.currentSize) / Double(info.size) * 100 : 0
@@ -369,7 +376,10 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let cache = try CacheCommand.open(global)
+            guard let cache = try CacheCommand.open(global) else {
+                Output.line(CacheCommand.notConfigured)
+                return
+            }
             defer { cache.close() }
             let removed = cache.prune()
             Output.line("Successfully pruned \(removed) items from the cache \(cache.directory)")

@@ -116,3 +116,17 @@ final class VerbIntegrationTests: XCTestCase {
         }
     }
 }
+
+extension VerbIntegrationTests {
+    /// `cache info` reports the cache pull uses, and none when pull would use none.
+    func testCacheInfoAgreesWithPull() async throws {
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let none = try await ocictl.ok(["cache", "info", "--json"])
+        XCTAssertTrue(none.stdoutText.contains("\"configured\" : false"), none.stdoutText)
+        let scratch = try TempDir(prefix: "it-cacheinfo")
+        defer { scratch.remove() }
+        let named = try await ocictl.ok(["cache", "info", "--cache-dir", scratch.file("c"), "--json"])
+        XCTAssertTrue(named.stdoutText.contains(scratch.file("c")), named.stdoutText)
+    }
+}
