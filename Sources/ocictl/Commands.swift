@@ -155,7 +155,7 @@ struct Push: AsyncParsableCommand {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ValidationError("annotation \"\(a)\" is not KEY=VALUE") }
             options.annotations[String(a[..<eq])] = String(a[a.index(after: eq)...])
         }
-        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        let progress = global.progress()
         options.onEvent = progress.handle
         let toPush = files.map { FileToPush($0, mediaType: layerMediaType) }
         let descriptor = try await global.withClient { client in
@@ -188,7 +188,7 @@ struct Pull: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        let progress = global.progress()
         let options = PullOptions(platform: try GlobalOptions.platform(platform), onEvent: progress.handle)
         let result = try await global.withClient { try await $0.pull(reference, into: output, options: options) }
         progress.finish()
@@ -222,7 +222,7 @@ struct Copy: AsyncParsableCommand {
             }
             platforms = parsed
         }
-        let progress = ProgressDisplay(enabled: !global.json && isatty(2) == 1)
+        let progress = global.progress()
         let options = CopyOptions(onEvent: progress.handle, platforms: platforms, referrers: referrers, schema1: schema1)
         let result = try await global.withClient { try await $0.copy(from: source, to: destination, options: options) }
         progress.finish()

@@ -36,6 +36,17 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print structured output as JSON.")
     var json = false
 
+    @Option(name: .customLong("progress"), help: "Progress on stderr: auto (tty on a terminal, plain otherwise), tty, plain, or none.")
+    var progressMode: ProgressMode = .auto
+
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress output.")
+    var quiet = false
+
+    /// The progress display of transfer commands, as `--progress`, `--quiet` and `--json` ask.
+    func progress() -> ProgressDisplay {
+        ProgressDisplay(mode: quiet ? .none : progressMode)
+    }
+
     func makeLogger() -> Logger {
         var logger = Logger(label: "ocictl") { label in
             StreamLogHandler.standardError(label: label)
@@ -83,7 +94,7 @@ struct GlobalOptions: ParsableArguments {
     /// the subcommand as well as after it.
     static let optionArity: [String: Bool] = [
         "--plain-http": false, "--insecure": false, "--allow-foreign-urls": false, "-v": false, "--verbose": false,
-        "--json": false, "--ca-file": true, "--registry-config": true, "--concurrency": true, "--cache-dir": true,
+        "--json": false, "-q": false, "--quiet": false, "--progress": true, "--ca-file": true, "--registry-config": true, "--concurrency": true, "--cache-dir": true,
     ]
 }
 

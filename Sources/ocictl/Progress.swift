@@ -1,7 +1,20 @@
+import ArgumentParser
 import Foundation
 import OCIContent
 import OCISpec
 import OCISync
+
+/// How progress is shown on stderr.
+enum ProgressMode: String, CaseIterable, ExpressibleByArgument, Sendable {
+    /// `tty` when stderr is a terminal, `plain` otherwise.
+    case auto
+    /// Redrawn in place.
+    case tty
+    /// One line per finished blob and a periodic summary, no escape sequences.
+    case plain
+    /// Nothing.
+    case none
+}
 
 /// Draws a one-line progress display on stderr when it is a terminal; silent otherwise.
 final class ProgressDisplay: Sendable {
@@ -13,7 +26,12 @@ final class ProgressDisplay: Sendable {
     private let state = Locked(State())
     let enabled: Bool
 
-    init(enabled: Bool = isatty(2) == 1) { self.enabled = enabled }
+    init(mode: ProgressMode) {
+        switch mode {
+        case .auto, .tty: enabled = isatty(2) == 1 || mode == .tty
+        case .plain, .none: enabled = false
+        }
+    }
 
     func handle(_ event: CopyEvent) {
         guard enabled else { return }
