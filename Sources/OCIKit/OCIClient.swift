@@ -124,10 +124,57 @@ public final class OCIClient: Sendable {
         return try await target.resolve(reference)
     }
 
+    /// The descriptor a location resolves to, or with `platform` the descriptor of that platform's manifest
+    /// when the location names an index.
+    public func resolve(_ location: String, platform: Platform?) async throws -> Descriptor {
+        guard let platform else { return try await resolve(location) }
+        return try await manifest(location, platform: platform).descriptor
+    }
+
     /// A manifest's descriptor and exact bytes.
     public func manifest(_ location: String) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
         let (_, target, reference) = try source(location)
         return try await target.manifest(reference)
+    }
+
+    /// A manifest's descriptor and exact bytes; with `platform`, that platform's manifest of an index.
+    public func manifest(_ location: String, platform: Platform?) async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let (_, target, reference) = try source(location)
+        let (descriptor, bytes) = try await target.manifest(reference)
+        guard let platform, MediaType.isMultiArch(descriptor.mediaType) else { return (descriptor, bytes) }
+        let index = try JSONCoding.decode(ImageIndex.self, from: bytes)
+        let child = try OCI.choose(platform, in: index, root: descriptor)
+        return try await target.manifest(child.digest.description)
+    }
+
+    /// The config blob's exact bytes of an image (of `platform`'s image for an index; linux/amd64 or the first
+    /// entry when nil).
+    public func config(_ location: String, platform: Platform? = nil) async throws -> [UInt8] {
+        let inspection = try await inspect(location, platform: platform)
+        guard let bytes = inspection.configBytes else {
+            throw OCIClientError.unsupportedMediaType("\(location) has no image config (\(inspection.descriptor.mediaType))")
+        }
+        return bytes
+    }
+
+    /// The blob `REPO@DIGEST`'s descriptor (its size from the registry), nil when the repository lacks it.
+    public func blob(_ location: String) async throws -> Descriptor? {
+        let reference = try Reference(parsing: location, defaultTag: nil)
+        guard let digest = reference.digest else {
+            throw OCIClientError.invalidArgument("\(location) names no blob: use REPO@DIGEST")
+        }
+        do {
+            return try await registry.repository(reference).resolve(digest.description)
+        } catch where error.ociErrorKind == .notFound {
+            return nil
+        }
+    }
+
+    /// The digest of a file's bytes (sha256, one streaming pass) and its size.
+    public static func digest(ofFile path: String) async throws -> Descriptor {
+        var descriptor = try await FileStore(directory: ".").add(path)
+        descriptor.annotations = nil
+        return descriptor
     }
 
     /// Inspects a manifest or index without downloading layers (see `OCI.inspect`).
@@ -145,13 +192,55 @@ public final class OCIClient: Sendable {
         return try await lister.tags()
     }
 
-    /// The manifests that refer to the manifest a location names (OCI 1.1).
-    public func referrers(_ location: String, artifactType: String? = nil) async throws -> [Descriptor] {
-        let (_, target, reference) = try source(location)
+    /// The tags of a repository or layout that pass `filter`.
+    public func tags(_ location: String, filter: TagFilter) async throws -> [String] {
+        filter.apply(try await tags(location))
+    }
+
+    /// What `copyRepository` did with one tag.
+    public struct TagCopy: Sendable {
+        public var tag: String
+        /// The copy's result, or nil when it failed (`error` says why).
+        public var result: CopyResult?
+        public var error: (any Error)?
+    }
+
+    /// Copies every tag of the repository `source` that passes `filter` to the repository `destination`, tag by
+    /// tag (blobs shared between tags move once: what the destination has is skipped). With `keepGoing`, a tag
+    /// that fails is reported in its `TagCopy` and the others go on; otherwise the first failure is thrown.
+    public func copyRepository(from source: String, to destination: String, filter: TagFilter,
+                               keepGoing: Bool = false, options: CopyOptions = CopyOptions()) async throws -> [TagCopy] {
+        let from = try OCILocation(parsing: source, defaultTag: nil)
+        let to = try OCILocation(parsing: destination, defaultTag: nil)
+        let tags = try await self.tags(source, filter: filter)
+        var results: [TagCopy] = []
+        for tag in tags {
+            do {
+                let result = try await copy(from: Self.location(from, tag: tag), to: Self.location(to, tag: tag), options: options)
+                results.append(TagCopy(tag: tag, result: result))
+            } catch where keepGoing && !(error is CancellationError) {
+                results.append(TagCopy(tag: tag, error: error))
+            }
+        }
+        return results
+    }
+
+    /// The string of `location` with its tag replaced by `tag`.
+    static func location(_ location: OCILocation, tag: String) -> String {
+        switch location {
+        case .registry(let reference): return "\(reference.name):\(tag)"
+        case .layout(let path, _): return "\(OCILayoutStore.scheme)\(path):\(tag)"
+        }
+    }
+
+    /// The manifests that refer to the manifest a location names (OCI 1.1); with `platform`, to that
+    /// platform's manifest of an index.
+    public func referrers(_ location: String, artifactType: String? = nil, platform: Platform? = nil) async throws -> [Descriptor] {
+        let (_, target, _) = try source(location)
         guard let lister = target as? any ReferrerLister else {
             throw ContentError.unsupported("\(location) cannot list referrers; referrers need a registry")
         }
-        let subject = try await target.resolve(reference)
+        let subject = try await resolve(location, platform: platform)
         return try await lister.referrers(of: subject.digest, artifactType: artifactType)
     }
 

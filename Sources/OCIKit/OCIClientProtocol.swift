@@ -8,7 +8,7 @@ public protocol OCIClientProtocol: Sendable {
     func manifest(_ location: String) async throws -> (descriptor: Descriptor, bytes: [UInt8])
     func inspect(_ location: String, platform: Platform?) async throws -> ImageInspection
     func tags(_ location: String) async throws -> [String]
-    func referrers(_ location: String, artifactType: String?) async throws -> [Descriptor]
+    func referrers(_ location: String, artifactType: String?, platform: Platform?) async throws -> [Descriptor]
     func fetchBlob(_ location: String) async throws -> ByteStream
     @discardableResult
     func copy(from source: String, to destination: String, options: CopyOptions) async throws -> CopyResult

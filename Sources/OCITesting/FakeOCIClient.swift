@@ -101,7 +101,7 @@ public final class FakeOCIClient: OCIClientProtocol {
         return try await store(for: location).tags()
     }
 
-    public func referrers(_ location: String, artifactType: String?) async throws -> [Descriptor] {
+    public func referrers(_ location: String, artifactType: String?, platform: Platform?) async throws -> [Descriptor] {
         try record(.referrers, location)
         throw ContentError.unsupported("FakeOCIClient keeps no referrers; use fail(.referrers, …) or a registry")
     }

@@ -24,10 +24,12 @@ struct DescriptorOutput: Encodable {
 struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the digest, media type and size of a manifest.")
     @Argument(help: "The reference, e.g. registry.example.com/app:1.0") var reference: String
+    @Option(name: .customLong("platform"), help: "For an index: the platform's manifest instead.") var platform: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let descriptor = try await global.withClient { try await $0.resolve(reference) }
+        let wanted = try GlobalOptions.platform(platform)
+        let descriptor = try await global.withClient { try await $0.resolve(reference, platform: wanted) }
         if global.json { try Output.json(DescriptorOutput(descriptor)) } else {
             Output.line("\(descriptor.digest) \(descriptor.mediaType) \(descriptor.size)")
         }
@@ -67,10 +69,12 @@ struct ManifestCommand: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a manifest's bytes, exactly as stored, to stdout.")
         @Argument var reference: String
+        @Option(name: .customLong("platform"), help: "For an index: the platform's manifest instead.") var platform: String?
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let (_, bytes) = try await global.withClient { try await $0.manifest(reference) }
+            let wanted = try GlobalOptions.platform(platform)
+            let (_, bytes) = try await global.withClient { try await $0.manifest(reference, platform: wanted) }
             try Output.write(bytes)
         }
     }
@@ -104,7 +108,7 @@ func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
 
 struct BlobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "blob", abstract: "Get or put blobs.",
-                                                    subcommands: [Get.self, Put.self])
+                                                    subcommands: [Get.self, Put.self, BlobHead.self])
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Download a blob, verified, to a file or stdout.")
@@ -125,7 +129,7 @@ struct BlobCommand: AsyncParsableCommand {
     }
 
     struct Put: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Upload a file as a blob; prints its descriptor as JSON.")
+        static let configuration = CommandConfiguration(abstract: "Upload a file as a blob; prints its digest and size (--json: its descriptor).")
         @Argument(help: "REPO") var repository: String
         @Argument var file: String
         @Option(name: .customLong("media-type")) var mediaType: String = "application/octet-stream"
@@ -133,7 +137,7 @@ struct BlobCommand: AsyncParsableCommand {
 
         func run() async throws {
             let descriptor = try await global.withClient { try await $0.pushBlob(file: file, to: repository, mediaType: mediaType) }
-            try Output.json(DescriptorOutput(descriptor))
+            if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line("\(descriptor.digest) \(descriptor.size)") }
         }
     }
 }
@@ -207,11 +211,22 @@ struct Copy: AsyncParsableCommand {
     @Option(name: .customLong("schema1"),
             help: "A Docker schema1 source: auto (convert to OCI when the destination refuses schema1, and always into a layout), convert, or keep.")
     var schema1: Schema1CopyPolicy = .auto
+    @Flag(name: .customLong("all-tags"), help: "Copy every tag of the SRC repository to the DST repository.") var allTags = false
+    @Option(name: .customLong("include"), help: "With --all-tags: only tags matching this regular expression (repeatable).")
+    var include: [String] = []
+    @Option(name: .customLong("exclude"), help: "With --all-tags: not the tags matching this regular expression (repeatable).")
+    var exclude: [String] = []
+    @Flag(name: .customLong("keep-going"), help: "With --all-tags: go on after a tag fails; the exit status says some failed.")
+    var keepGoing = false
     @OptionGroup var global: GlobalOptions
 
     struct Summary: Encodable {
         var source: String, destination: String, digest: String, mediaType: String
         var copied: Int, skipped: Int, mounted: Int, bytes: Int64
+    }
+
+    struct TagSummary: Encodable {
+        var tag: String, digest: String?, copied: Int?, skipped: Int?, mounted: Int?, bytes: Int64?, error: String?
     }
 
     func run() async throws {
@@ -224,6 +239,10 @@ struct Copy: AsyncParsableCommand {
         }
         let progress = global.progress()
         let options = CopyOptions(onEvent: progress.handle, platforms: platforms, referrers: referrers, schema1: schema1)
+        if allTags { return try await copyAllTags(options: options, progress: progress) }
+        guard include.isEmpty, exclude.isEmpty, !keepGoing else {
+            throw ValidationError("--include, --exclude and --keep-going go with --all-tags")
+        }
         let result = try await global.withClient { try await $0.copy(from: source, to: destination, options: options) }
         progress.finish()
         if global.json {
@@ -234,15 +253,38 @@ struct Copy: AsyncParsableCommand {
             Output.line("Successfully copied \"\(source)\" to \"\(destination)\"")
         }
     }
+
+    private func copyAllTags(options: CopyOptions, progress: ProgressDisplay) async throws {
+        let filter = try TagFilter(include: include, exclude: exclude)
+        let results = try await global.withClient { client in
+            try await client.copyRepository(from: source, to: destination, filter: filter, keepGoing: keepGoing, options: options)
+        }
+        progress.finish()
+        let summaries = results.map { r in
+            TagSummary(tag: r.tag, digest: r.result?.root.digest.description, copied: r.result?.copied, skipped: r.result?.skipped,
+                       mounted: r.result?.mounted, bytes: r.result?.bytes, error: r.error.map { OCICtl.describe($0) })
+        }
+        if global.json { try Output.json(summaries) } else {
+            for s in summaries { Output.line(s.error.map { "\(s.tag): failed: \($0)" } ?? "\(s.tag): \(s.digest ?? "")") }
+        }
+        if summaries.contains(where: { $0.error != nil }) { throw ExitCode(ExitStatus.failure) }
+    }
 }
 
 struct Tags: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a repository's tags, one per line.")
     @Argument(help: "REPO") var repository: String
+    @Option(name: .customLong("include"), help: "Only tags matching this regular expression (repeatable).") var include: [String] = []
+    @Option(name: .customLong("exclude"), help: "Not the tags matching this regular expression (repeatable).") var exclude: [String] = []
+    @Option(name: .customLong("semver"), help: "Only versions in this range, sorted by version (e.g. \">=1.2 <2\", ^1.4, 1.x).")
+    var semver: String?
+    @Option(name: .customLong("limit"), help: "Only the last N (the N highest versions with --semver).") var limit: Int?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let tags = try await global.withClient { try await $0.tags(repository) }
+        let filter = try TagFilter(include: include, exclude: exclude, semver: try semver.map { try SemanticVersionRange(parsing: $0) },
+                                   limit: limit)
+        let tags = try await global.withClient { try await $0.tags(repository, filter: filter) }
         if global.json { try Output.json(tags) } else { tags.forEach { Output.line($0) } }
     }
 }
@@ -285,18 +327,23 @@ struct Logout: AsyncParsableCommand {
 
     func run() async throws {
         let removed = try OCIClient.logout(host: host, configFile: global.registryConfigs.first)
+        if global.json { return try Output.json(LogoutOutput(host: host, removed: removed)) }
         Output.line(removed ? "Removing login credentials for \(host)" : "Not logged in to \(host)")
     }
+
+    struct LogoutOutput: Encodable { var host: String; var removed: Bool }
 }
 
 struct Referrers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the manifests that refer to a manifest (OCI 1.1).")
     @Argument var reference: String
     @Option(name: .customLong("artifact-type"), help: "Only referrers of this artifact type.") var artifactType: String?
+    @Option(name: .customLong("platform"), help: "For an index: the referrers of the platform's manifest.") var platform: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let found = try await global.withClient { try await $0.referrers(reference, artifactType: artifactType) }
+        let wanted = try GlobalOptions.platform(platform)
+        let found = try await global.withClient { try await $0.referrers(reference, artifactType: artifactType, platform: wanted) }
         if global.json { try Output.json(found.map(DescriptorOutput.init)) } else {
             for d in found { Output.line("\(d.digest) \(d.artifactType ?? "-") \(d.size)") }
         }
@@ -314,22 +361,26 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         let ref = try Reference(parsing: reference)
-        let message = try await global.withClient { client -> String in
+        let (message, digest) = try await global.withClient { client -> (String, String) in
             let repo = client.registry.repository(ref, access: .delete)
             if blob {
                 guard let digest = ref.digest else { throw ValidationError("--blob needs REPO@DIGEST") }
                 try await repo.delete(Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1))
-                return "Deleted blob \(digest)"
+                return ("Deleted blob \(digest)", digest.description)
             }
             if tagOnly {
                 guard let tag = ref.tag else { throw ValidationError("--tag-only needs REPO:TAG") }
                 try await repo.untag(tag)
-                return "Untagged \(ref)"
+                return ("Untagged \(ref)", "")
             }
             let d = try await repo.deleteManifest(ref.manifestReference ?? "latest")
-            return "Deleted \(ref.name)@\(d.digest)"
+            return ("Deleted \(ref.name)@\(d.digest)", d.digest.description)
         }
-        Output.line(message)
+        if global.json {
+            try Output.json(["reference": reference, "deleted": blob ? "blob" : tagOnly ? "tag" : "manifest", "digest": digest])
+        } else {
+            Output.line(message)
+        }
     }
 }
 

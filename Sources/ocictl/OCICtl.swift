@@ -11,6 +11,7 @@ struct OCICtl: AsyncParsableCommand {
         subcommands: [
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
             Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self, RegistryCommand.self,
+            Inspect.self, ConfigCommand.self, Tag.self, DigestCommand.self, Completion.self,
         ]
     )
 
@@ -29,7 +30,7 @@ struct OCICtl: AsyncParsableCommand {
                 Self.exit(withError: error)
             }
             FileHandle.standardError.write(Data("ocictl: \(describe(error))\n".utf8))
-            Self.exit(withError: ExitCode(1))
+            Self.exit(withError: ExitCode(exitStatus(for: error)))
         }
     }
 
@@ -57,6 +58,16 @@ struct OCICtl: AsyncParsableCommand {
             rest.append(contentsOf: leading)
         }
         return rest
+    }
+
+    /// 3 for "not found", 4 for missing or refused credentials, 1 for any other failure (2, usage errors, comes
+    /// from argument-parser).
+    static func exitStatus(for error: any Error) -> Int32 {
+        switch error.ociErrorKind {
+        case .notFound?: return ExitStatus.notFound
+        case .unauthorized?, .denied?: return ExitStatus.unauthorized
+        default: return ExitStatus.failure
+        }
     }
 
     /// The library's message, plus the ocictl flag that would help, for the errors a flag can fix.
