@@ -163,11 +163,7 @@ public final class OCIClient: Sendable {
         guard let digest = reference.digest else {
             throw OCIClientError.invalidArgument("\(location) names no blob: use REPO@DIGEST")
         }
-        do {
-            return try await registry.repository(reference).resolve(digest.description)
-        } catch where error.ociErrorKind == .notFound {
-            return nil
-        }
+        return try await registry.repository(reference).blob(digest)
     }
 
     /// The digest of a file's bytes (sha256, one streaming pass) and its size.

@@ -120,6 +120,15 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
         }
     }
 
+    /// The blob `digest`'s descriptor (size and type from one HEAD of `/blobs/`), nil when the repository lacks it.
+    public func blob(_ digest: OCIDigest) async throws -> Descriptor? {
+        do {
+            return try await resolveBlob(digest.description, target: "\(host)/\(name)@\(digest)")
+        } catch RegistryError.notFound {
+            return nil
+        }
+    }
+
     private func resolveBlob(_ reference: String, target: String) async throws -> Descriptor {
         guard let digest = OCIDigest(reference) else { throw RegistryError.invalidArgument("invalid digest \(reference)") }
         let response = try await send(.HEAD, try await url("blobs/\(digest)"), operation: "resolve", target: target)

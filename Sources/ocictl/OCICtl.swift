@@ -27,7 +27,10 @@ struct OCICtl: AsyncParsableCommand {
         } catch {
             if let exit = error as? ExitCode { Self.exit(withError: exit) }
             if error is CleanExit || error is ValidationError || String(describing: type(of: error)).contains("CommandError") {
-                Self.exit(withError: error)
+                // Usage errors exit 2 (argument-parser's own default is EX_USAGE, 64), as docs/cli.md says.
+                guard exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Self.exit(withError: ExitCode(ExitStatus.usage))
             }
             FileHandle.standardError.write(Data("ocictl: \(describe(error))\n".utf8))
             Self.exit(withError: ExitCode(exitStatus(for: error)))
