@@ -371,8 +371,8 @@ final class Schema1ConversionTests: XCTestCase {
         }
     }
 
-    /// Once Client.swift routes schema1 through the converter, getRawManifest returns the OCI manifest and
-    /// fetch serves the converted documents.
+    /// getRawManifest converts schema1: it returns the OCI manifest (never the schema1 one), and fetch serves the
+    /// converted documents.
     func testGetRawManifestConvertsSchema1() async throws {
         try XCTSkipUnless(TestRegistry.isAvailable(.plain), "registry binary \(TestRegistry.defaultBinary) is missing")
         var options = TestRegistry.Options()
@@ -389,8 +389,9 @@ final class Schema1ConversionTests: XCTestCase {
                                                          history: [#"{"id":"1","os":"linux","architecture":"arm64"}"#])
             try await repository.pushManifest(signed, mediaType: MediaType.dockerSchema1SignedManifest, reference: "v1")
             let (descriptor, bytes) = try await client.getRawManifest(ref)
-            try XCTSkipIf(MediaType.isSchema1(descriptor.mediaType),
-                          "getRawManifest does not convert schema1 yet (Client.swift wiring pending)")
+            guard !MediaType.isSchema1(descriptor.mediaType) else {
+                return XCTFail("getRawManifest returned the schema1 manifest unconverted (\(descriptor.mediaType))")
+            }
             XCTAssertEqual(descriptor.mediaType, MediaType.ociManifest)
             XCTAssertEqual(descriptor.digest, OCIDigest.of(bytes))
             XCTAssertEqual(descriptor.annotations?[Schema1Converter.sourceDigestAnnotation], OCIDigest.of(payload).description)
