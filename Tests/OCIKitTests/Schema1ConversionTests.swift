@@ -251,12 +251,14 @@ final class Schema1ConversionTests: XCTestCase {
         // Uncompressed and zstd.
         let plain = try await Schema1Converter.inspectLayer(ByteStream(bytes: random, chunkSize: 3), blobSum: OCIDigest.of(random))
         XCTAssertEqual(plain, Schema1LayerInfo(mediaType: MediaType.ociLayer, size: Int64(random.count), diffID: OCIDigest.of(random)))
+        // zstd is decompressed (Schema1ZstdTests); a bare frame header is a truncated layer, not unsupported.
         let zstd: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0, 0, 0]
         do {
             _ = try await Schema1Converter.inspectLayer(ByteStream(bytes: zstd), blobSum: OCIDigest.of(zstd))
-            XCTFail("zstd cannot be decompressed here")
+            XCTFail("a truncated zstd layer must fail")
         } catch let error as Schema1ConversionError {
-            guard case .unsupportedCompression(_, "zstd") = error else { return XCTFail("\(error)") }
+            guard case .corruptLayer(_, let why) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.hasPrefix("zstd: "), why)
         }
         XCTAssertEqual(Schema1Converter.Compression.detect([0x28, 0xB5, 0x2F, 0xFD]).layerMediaType, MediaType.ociLayerZstd)
     }
