@@ -84,7 +84,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
 
     // MARK: resolve and manifests
 
-    /// Resolves a tag or digest to the manifest's descriptor (HEAD with the full Accept list; GET and hash when
+    /// Resolves a tag or digest to the manifest's descriptor (HEAD with containerd's Accept list; GET and hash when
     /// the registry gives no digest). A digest that names no manifest is looked up as a blob.
     public func resolve(_ reference: String) async throws -> Descriptor {
         try Self.validate(reference: reference)
