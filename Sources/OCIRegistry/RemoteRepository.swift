@@ -282,7 +282,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
                                                           headers: ["User-Agent": client.configuration.userAgent], body: nil)
         guard response.status.code == 200 else {
             _ = try? await readLimited(response.body, limit: 4096)
-            throw RegistryError.notFound(operation: "fetch", target: url.redactedString, errors: [])
+            throw RegistryError.notFound(operation: "fetch", target: url.redactedString, status: Int(response.status.code),
+                                         errors: [])
         }
         let box = BodyBox(response.body)
         return ByteStream { { try await box.next() } }
