@@ -71,9 +71,12 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Docker schema1 manifests converted to OCI images (layers streamed through zlib for their diffIDs).
+        // The system libzstd (zstd.h), linked through pkg-config; OCISchema1 decompresses zstd layers with it.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // Docker schema1 manifests converted to OCI images (layers streamed through zlib or libzstd for their
+        // diffIDs).
         .target(name: "OCISchema1", dependencies: [
-            "OCISync", "OCISpec", "OCIContent",
+            "OCISync", "OCISpec", "OCIContent", "CZstd",
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

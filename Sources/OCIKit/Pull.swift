@@ -63,6 +63,14 @@ extension OCI {
         try await store.write(bytes, as: "manifest.json")
         files.append("manifest.json")
         try store.name(manifest.config.digest, as: "config.json")
+        // Names in manifest order, before any download: the first layer with a title gets it, whatever finishes first.
+        var used: Set<String> = ["index.json", "manifest.json", "config.json"]
+        var named: Set<OCIDigest> = [manifest.config.digest]
+        for layer in manifest.layers where !named.contains(layer.digest) {
+            guard let title = layer.title, let name = FileStore.safeFileName(title), used.insert(name).inserted else { continue }
+            try store.name(layer.digest, as: name)
+            named.insert(layer.digest)
+        }
         // The manifest's bytes are in hand: the graph copy takes them from memory, and the blobs from `blobs`
         // (a cache in front of the source, say) when given.
         let staged = MemoryStore()

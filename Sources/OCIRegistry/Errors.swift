@@ -30,12 +30,13 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     /// The registry answered with an error status. `errors` holds its decoded error body; `bodySnippet` the start
     /// of a body that was not a distribution error document.
     case registry(operation: String, target: String, status: Int, errors: [RegistryErrorDetail], bodySnippet: String?)
-    /// The manifest, blob, tag or repository does not exist.
-    case notFound(operation: String, target: String, errors: [RegistryErrorDetail])
+    /// The manifest, blob, tag or repository does not exist. `status` is the HTTP status that said so (404).
+    case notFound(operation: String, target: String, status: Int = 404, errors: [RegistryErrorDetail])
     /// Credentials are missing or were refused (401).
-    case unauthorized(operation: String, target: String, errors: [RegistryErrorDetail])
-    /// The credentials are valid but lack the rights (403, or a token without the requested actions).
-    case denied(operation: String, target: String, errors: [RegistryErrorDetail])
+    case unauthorized(operation: String, target: String, status: Int = 401, errors: [RegistryErrorDetail])
+    /// The credentials are valid but lack the rights: a 403, or a 401 for a token without the requested actions
+    /// (`insufficient_scope`, or the registry's `DENIED` code); `status` tells which.
+    case denied(operation: String, target: String, status: Int = 403, errors: [RegistryErrorDetail])
     /// The registry could not be reached.
     case transport(host: String, underlying: String)
     /// TLS failed: an untrusted certificate, a name mismatch or a handshake failure.
@@ -60,12 +61,14 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
             var s = "\(op) \(target) failed with status code \(status)\(list(errors))"
             if errors.isEmpty, let snippet, !snippet.isEmpty { s += ": \(snippet)" }
             return s
-        case .notFound(let op, let target, let errors):
-            return "\(op) \(target): not found\(list(errors))"
-        case .unauthorized(let op, let target, let errors):
-            return "\(op) \(target): unauthorized\(list(errors)); check the credentials configured for this registry"
-        case .denied(let op, let target, let errors):
-            return "\(op) \(target): denied: requested access to the resource is denied\(list(errors)); the credentials lack the rights for this"
+        case .notFound(let op, let target, let status, let errors):
+            return "\(op) \(target): not found (status code \(status))\(list(errors))"
+        case .unauthorized(let op, let target, let status, let errors):
+            return "\(op) \(target): unauthorized (status code \(status))\(list(errors)); "
+                + "check the credentials configured for this registry"
+        case .denied(let op, let target, let status, let errors):
+            return "\(op) \(target): denied: requested access to the resource is denied (status code \(status))"
+                + "\(list(errors)); the credentials lack the rights for this"
         case .transport(let host, let why):
             return "cannot reach registry \(host): \(why)"
         case .tls(let host, let why):
@@ -88,9 +91,20 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     /// The registry's error codes, if any (e.g. `MANIFEST_UNKNOWN`, `DENIED`).
     public var codes: [String] {
         switch self {
-        case .registry(_, _, _, let e, _), .notFound(_, _, let e), .unauthorized(_, _, let e), .denied(_, _, let e):
+        case .registry(_, _, _, let e, _), .notFound(_, _, _, let e), .unauthorized(_, _, _, let e), .denied(_, _, _, let e):
             return e.map(\.code)
         default: return []
+        }
+    }
+
+    /// The HTTP status the registry (or token service) answered with, when the error comes from one.
+    public var statusCode: Int? {
+        switch self {
+        case .registry(_, _, let status, _, _), .notFound(_, _, let status, _), .unauthorized(_, _, let status, _),
+             .denied(_, _, let status, _):
+            return status
+        case .tokenService(_, let status, _): return status
+        default: return nil
         }
     }
 

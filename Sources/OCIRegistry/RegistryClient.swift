@@ -278,15 +278,15 @@ func errorFor(status: Int, headers: HTTPHeaders, body: [UInt8], operation: Strin
     let errors = RegistryErrorDetail.decodeList(body) ?? []
     switch status {
     case 404:
-        return .notFound(operation: operation, target: target, errors: errors)
+        return .notFound(operation: operation, target: target, status: status, errors: errors)
     case 401:
         let challenge = headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }.first
         if challenge?.error == "insufficient_scope" || errors.contains(where: { $0.code == "DENIED" }) {
-            return .denied(operation: operation, target: target, errors: errors)
+            return .denied(operation: operation, target: target, status: status, errors: errors)
         }
-        return .unauthorized(operation: operation, target: target, errors: errors)
+        return .unauthorized(operation: operation, target: target, status: status, errors: errors)
     case 403:
-        return .denied(operation: operation, target: target, errors: errors)
+        return .denied(operation: operation, target: target, status: status, errors: errors)
     default:
         return .registry(operation: operation, target: target, status: status, errors: errors,
                          bodySnippet: errors.isEmpty ? snippet(body) : nil)

@@ -146,8 +146,10 @@ actor RegistryHost {
         let hint = RegistryErrorDetail(code: "CREDENTIALS_UNAVAILABLE",
                                        message: "the credentials for \(host) could not be read, so the request went anonymously: \(failure)")
         switch error {
-        case .unauthorized(let op, let target, let errors): return .unauthorized(operation: op, target: target, errors: errors + [hint])
-        case .denied(let op, let target, let errors): return .denied(operation: op, target: target, errors: errors + [hint])
+        case .unauthorized(let op, let target, let status, let errors):
+            return .unauthorized(operation: op, target: target, status: status, errors: errors + [hint])
+        case .denied(let op, let target, let status, let errors):
+            return .denied(operation: op, target: target, status: status, errors: errors + [hint])
         default: return error
         }
     }

@@ -84,7 +84,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
 
     // MARK: resolve and manifests
 
-    /// Resolves a tag or digest to the manifest's descriptor (HEAD with the full Accept list; GET and hash when
+    /// Resolves a tag or digest to the manifest's descriptor (HEAD with containerd's Accept list; GET and hash when
     /// the registry gives no digest). A digest that names no manifest is looked up as a blob.
     public func resolve(_ reference: String) async throws -> Descriptor {
         try Self.validate(reference: reference)
@@ -291,7 +291,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
                                                           headers: ["User-Agent": client.configuration.userAgent], body: nil)
         guard response.status.code == 200 else {
             _ = try? await readLimited(response.body, limit: 4096)
-            throw RegistryError.notFound(operation: "fetch", target: url.redactedString, errors: [])
+            throw RegistryError.notFound(operation: "fetch", target: url.redactedString, status: Int(response.status.code),
+                                         errors: [])
         }
         let box = BodyBox(response.body)
         return ByteStream { { try await box.next() } }

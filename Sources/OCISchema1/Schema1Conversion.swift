@@ -16,7 +16,8 @@ public enum Schema1ConversionError: Error, Sendable, CustomStringConvertible {
     case historyMismatch(fsLayers: Int, history: Int)
     /// A `history[i].v1Compatibility` cannot be parsed.
     case invalidHistory(index: Int, why: String)
-    /// A layer uses a compression this package cannot decompress, so its diffID cannot be computed.
+    /// A layer uses a compression this package cannot decompress, so its diffID cannot be computed. (gzip and
+    /// zstd, the two containerd detects, are both decompressed; nothing in this package throws this today.)
     case unsupportedCompression(blobSum: OCIDigest, compression: String)
     /// A layer's compressed data is damaged.
     case corruptLayer(blobSum: OCIDigest, why: String)

@@ -4,8 +4,9 @@ import OCIContent
 import OCISpec
 
 // Streaming inspection of schema1 layer blobs: compression detection, compressed size, and the diffID (sha256 of
-// the uncompressed tar). Layers are never buffered: gzip is inflated by zlib (through CompressNIO) chunk by chunk
-// into a fixed output buffer that is hashed whenever it fills, so memory stays flat whatever the layer size.
+// the uncompressed tar). Layers are never buffered: gzip is inflated by zlib (through CompressNIO) and zstd by the
+// system libzstd (through CZstd), chunk by chunk into a fixed output buffer that is hashed whenever it fills, so
+// memory stays flat whatever the layer size.
 
 /// What the conversion learns about one schema1 layer blob.
 public struct Schema1LayerInfo: Hashable, Sendable {
@@ -50,9 +51,9 @@ extension Schema1Converter {
     /// content. The stream is read to its end, so a verifying stream (as the registry client returns) checks the
     /// blob's digest too.
     ///
-    /// gzip (single or multi-member) is decompressed here, with CRC-32 and length checked. zstd cannot be
-    /// decompressed (no decoder in this package's dependencies) and fails with
-    /// ``Schema1ConversionError/unsupportedCompression(blobSum:compression:)``.
+    /// gzip (single or multi-member) is decompressed with zlib, with CRC-32 and length checked; zstd (one frame
+    /// or several, skippable frames skipped, content checksums checked) with libzstd's streaming decoder.
+    /// Damaged, truncated or trailing data fails with ``Schema1ConversionError/corruptLayer(blobSum:why:)``.
     public static func inspectLayer(_ stream: ByteStream, blobSum: OCIDigest) async throws -> Schema1LayerInfo {
         let input = LayerInput(stream)
         try await input.buffer(atLeast: 4)
@@ -74,7 +75,13 @@ extension Schema1Converter {
             let diffID = try inflater.finish()
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: diffID)
         case .zstd:
-            throw Schema1ConversionError.unsupportedCompression(blobSum: blobSum, compression: "zstd")
+            let inflater = try ZstdInflater(blobSum: blobSum)
+            repeat {
+                try inflater.consume(input.pending)
+                input.position = input.chunk.count
+            } while try await input.refill()
+            let diffID = try inflater.finish()
+            return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: diffID)
         }
     }
 }

@@ -37,10 +37,13 @@ public enum MediaType {
     /// Go: `DefaultKnownMediaTypes`.
     public static let defaultKnownMediaTypes: Set<String> = [tarGzip, tar]
 
-    /// The Accept list sent when resolving or fetching a manifest: every manifest and index type, so that
-    /// registries neither convert Docker manifests to schema1 nor hide OCI manifests (distribution 2.8 does both).
+    /// The Accept list sent when resolving or fetching a manifest, in this order: containerd's resolver list, which
+    /// the Go ociclient sends (Docker v2 manifest and list, OCI manifest and index, then `*/*`). Naming the Docker
+    /// v2 and OCI types keeps registries from converting Docker manifests to schema1 or hiding OCI manifests
+    /// (distribution 2.8 does both for clients that do not name them); `*/*` lets a registry serve what it has
+    /// otherwise, a stored schema1 manifest among it.
     public static let manifestAccept: [String] = [
-        ociManifest, ociIndex, dockerManifest, dockerManifestList, dockerSchema1SignedManifest, dockerSchema1Manifest,
+        dockerManifest, dockerManifestList, ociManifest, ociIndex, "*/*",
     ]
 
     /// True for the OCI manifest and the Docker v2 manifest (Go: `IsSingleArchImage`).

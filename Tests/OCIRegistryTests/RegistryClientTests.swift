@@ -111,6 +111,12 @@ final class RegistryClientTests: XCTestCase {
             let b = try await repo.resolve(OCIDigest.of(blob).description)
             XCTAssertEqual(b.digest, OCIDigest.of(blob))
             XCTAssertEqual(b.size, 4)
+            // The tag: HEAD, then GET for want of a digest. The digest: HEAD on manifests, then HEAD on blobs
+            // after the 404, and never a GET.
+            XCTAssertEqual(registryRequests(server).filter { $0.path.hasPrefix("/v2/r/") }.map { "\($0.method) \($0.path)" }, [
+                "HEAD /v2/r/manifests/v1", "GET /v2/r/manifests/v1",
+                "HEAD /v2/r/manifests/\(OCIDigest.of(blob))", "HEAD /v2/r/blobs/\(OCIDigest.of(blob))",
+            ])
         }
     }
 
