@@ -114,7 +114,7 @@ final class OcictlTests: XCTestCase {
             // blob put prints the descriptor as JSON; the blob is then in the repository.
             let extra = Bytes.random(70_000)
             let extraPath = try scratch.write("inputs/extra.bin", extra)
-            let put = try await cli.ok(["blob", "put", "\(registry.host)/cli/blobs", extraPath, "--media-type", "application/x-test"])
+            let put = try await cli.ok(["blob", "put", "\(registry.host)/cli/blobs", extraPath, "--media-type", "application/x-test", "--json"])
             let putJSON = try XCTUnwrap(parseJSON(put.stdout) as? [String: Any])
             XCTAssertEqual(putJSON["digest"] as? String, OCIDigest.of(extra).description)
             XCTAssertEqual((putJSON["size"] as? NSNumber)?.intValue, extra.count)
