@@ -114,16 +114,8 @@ enum Clients {
 
     /// The client a mode's "normal" tests use: the test CA for `.tls`, the full user for `.htpasswd`/`.token`.
     static func standard(for registry: TestRegistry) throws -> GoClient {
-        switch registry.mode {
-        case .tls:
-            return try make(tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
-        case .htpasswd, .token:
-            return try make(keyring: fullUser(registry))
-        case .tlsToken:
-            return try make(keyring: fullUser(registry), tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
-        case .plain:
-            return try make()
-        }
+        try make(keyring: fullUser(registry),
+                 tls: RegistryClient.Configuration.TLS(caFiles: registry.caCertificatePath.map { [$0] } ?? []))
     }
 
     /// Runs `body` with a client and shuts the client down afterwards (also when `body` throws).
