@@ -11,7 +11,8 @@ import Darwin
 
 /// A real CNCF distribution registry (2.8, Debian's `docker-registry`) running as a child process on
 /// 127.0.0.1 with a free port, its own temp directory and — depending on the ``Mode`` — TLS, htpasswd or token
-/// auth (with an in-process ``TokenServer``).
+/// auth (with an in-process ``TokenServer``). Passwords are random per start unless ``Options`` sets them; read
+/// them from ``password`` and ``readerPassword``.
 ///
 /// ```swift
 /// try XCTSkipUnless(TestRegistry.isAvailable(.token))
@@ -31,6 +32,8 @@ public final class TestRegistry: Sendable {
         /// Plain HTTP with Basic auth (bcrypt htpasswd): a full user and a second user (htpasswd has no
         /// per-repository rights, so both can do everything).
         case htpasswd
+        /// HTTPS (as ``tls``) with Basic auth (as ``htpasswd``): the Go package's envtest registry (F45).
+        case tlsHtpasswd
         /// Plain HTTP with token auth against an in-process ``TokenServer``: a full user (all actions including
         /// `registry:catalog:*`), a pull-only reader, anonymous gets pull.
         case token
@@ -39,9 +42,13 @@ public final class TestRegistry: Sendable {
         case tlsToken
 
         /// Whether the registry listens with TLS.
-        public var usesTLS: Bool { self == .tls || self == .tlsToken }
+        public var usesTLS: Bool { self == .tls || self == .tlsToken || self == .tlsHtpasswd }
         /// Whether the registry delegates auth to an in-process ``TokenServer``.
         public var usesTokenServer: Bool { self == .token || self == .tlsToken }
+        /// Whether the registry checks Basic credentials against an htpasswd file.
+        public var usesHtpasswd: Bool { self == .htpasswd || self == .tlsHtpasswd }
+        /// Whether the registry has users (and so answers an anonymous `GET /v2/` with 401).
+        public var hasUsers: Bool { usesHtpasswd || usesTokenServer }
     }
 
     /// Start options.
@@ -64,13 +71,16 @@ public final class TestRegistry: Sendable {
         public var stopGracePeriod: Duration = .seconds(5)
         /// The full user (htpasswd and token modes).
         public var username = "testuser"
-        public var password = "testpass"
+        /// The full user's password; `nil` (the default): a random one, new at every start.
+        public var password: String? = nil
         /// The second user: pull-only in token mode, a second full user in htpasswd mode.
         public var readerUsername = "reader"
-        public var readerPassword = "readpass"
+        /// The second user's password; `nil` (the default): a random one, new at every start.
+        public var readerPassword: String? = nil
         /// Token mode: token server options. `nil` → users built from ``username``/``readerUsername``
         /// (`*` and `pull`), anonymous pull. If set, its `directory` is ignored; keep its users consistent with
-        /// ``username``/``password``.
+        /// ``username``/``readerUsername`` (a `nil` password is then taken from the token server's user of that
+        /// name).
         public var tokenServer: TokenServer.Options? = nil
         /// The openssl CLI (tls and token modes).
         public var openssl = "openssl"
@@ -100,6 +110,8 @@ public final class TestRegistry: Sendable {
         case .plain: return true
         case .tls, .token, .tlsToken: return FileSupport.findExecutable("openssl") != nil
         case .htpasswd: return FileSupport.findExecutable("htpasswd") != nil
+        case .tlsHtpasswd:
+            return FileSupport.findExecutable("openssl") != nil && FileSupport.findExecutable("htpasswd") != nil
         }
     }
 
@@ -115,9 +127,14 @@ public final class TestRegistry: Sendable {
     public let baseURL: String
     /// ``baseURL`` as a `URL`.
     public let url: URL
-    /// PEM file of the test CA that signed the server certificate (tls mode).
+    /// PEM file of the test CA that signed the server certificate (TLS modes).
     public let caCertificatePath: String?
-    /// The test CA certificate in PEM (tls mode), e.g. for `TLSConfiguration.additionalTrustRoots`.
+    /// The server certificate (TLS modes): EC P-256, SANs `IP:127.0.0.1`, `IP:::1`, `DNS:localhost`.
+    public let serverCertificatePath: String?
+    /// A directory holding only a copy of the CA certificate (`ca.crt`), as `skopeo --cert-dir` and docker's
+    /// `certs.d` want it (TLS modes; the directory of ``caCertificatePath`` also holds keys).
+    public let certificateDirectory: String?
+    /// The test CA certificate in PEM (TLS modes), e.g. for `TLSConfiguration.additionalTrustRoots`.
     public let caCertificatePEM: [UInt8]?
     /// The full user (htpasswd and token modes; `nil` otherwise).
     public let username: String?
@@ -144,8 +161,8 @@ public final class TestRegistry: Sendable {
         var stopped = false
     }
 
-    private init(mode: Mode, port: Int, options: Options, paths: Paths, caPEM: [UInt8]?, tokenServer: TokenServer?,
-                 child: RegistryChild) {
+    private init(mode: Mode, port: Int, options: Options, users: Users, paths: Paths, caPEM: [UInt8]?,
+                 tokenServer: TokenServer?, child: RegistryChild) {
         self.mode = mode
         self.port = port
         self.host = "127.0.0.1:\(port)"
@@ -153,12 +170,14 @@ public final class TestRegistry: Sendable {
         self.baseURL = "\(scheme)://127.0.0.1:\(port)"
         self.url = URL(string: "\(scheme)://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/")
         self.caCertificatePath = mode.usesTLS ? paths.caCertificate : nil
+        self.certificateDirectory = mode.usesTLS ? paths.trust : nil
+        self.serverCertificatePath = mode.usesTLS ? paths.serverCertificate : nil
         self.caCertificatePEM = caPEM
-        let hasUsers = mode == .htpasswd || mode.usesTokenServer
+        let hasUsers = mode.hasUsers
         self.username = hasUsers ? options.username : nil
-        self.password = hasUsers ? options.password : nil
+        self.password = hasUsers ? users.password : nil
         self.readerUsername = hasUsers ? options.readerUsername : nil
-        self.readerPassword = hasUsers ? options.readerPassword : nil
+        self.readerPassword = hasUsers ? users.readerPassword : nil
         self.tokenServer = tokenServer
         self.dataDirectory = paths.data
         self.logFile = paths.log
@@ -189,18 +208,21 @@ public final class TestRegistry: Sendable {
             if mode.usesTLS {
                 try await makeCertificates(paths: paths, openssl: options.openssl)
                 caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
+                try FileManager.default.createDirectory(atPath: paths.trust, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: paths.caCertificate, toPath: paths.trust + "/ca.crt")
             }
+            let users = Users(options: options)
             switch mode {
             case .plain, .tls:
                 break
-            case .htpasswd:
-                try await makeHtpasswd(paths: paths, options: options)
+            case .htpasswd, .tlsHtpasswd:
+                try await makeHtpasswd(paths: paths, options: options, users: users)
             case .token, .tlsToken:
                 var tokenOptions = options.tokenServer ?? TokenServer.Options()
                 if options.tokenServer == nil {
                     tokenOptions.users = [
-                        TokenServer.User(options.username, password: options.password, actions: ["*"]),
-                        TokenServer.User(options.readerUsername, password: options.readerPassword, actions: ["pull"]),
+                        TokenServer.User(options.username, password: users.password, actions: ["*"]),
+                        TokenServer.User(options.readerUsername, password: users.readerPassword, actions: ["pull"]),
                     ]
                     tokenOptions.anonymousActions = ["pull"]
                 }
@@ -217,8 +239,8 @@ public final class TestRegistry: Sendable {
                 try FileSupport.write(config, to: paths.config)
                 do {
                     let child = try await launchAndWait(mode: mode, port: port, paths: paths, options: options)
-                    return TestRegistry(mode: mode, port: port, options: options, paths: paths, caPEM: caPEM,
-                                        tokenServer: tokenServer, child: child)
+                    return TestRegistry(mode: mode, port: port, options: options, users: users, paths: paths,
+                                        caPEM: caPEM, tokenServer: tokenServer, child: child)
                 } catch {
                     failures.append("attempt \(attempt) (port \(port)): \(error)")
                 }
@@ -248,11 +270,32 @@ public final class TestRegistry: Sendable {
         }
     }
 
+    /// The passwords of one start: the options' or random ones.
+    struct Users: Sendable {
+        var password: String
+        var readerPassword: String
+
+        init(options: Options) {
+            func tokenServerPassword(_ name: String) -> String? {
+                options.tokenServer?.users.first { $0.name == name }?.password
+            }
+            password = options.password ?? tokenServerPassword(options.username) ?? TestRegistry.randomPassword()
+            readerPassword = options.readerPassword ?? tokenServerPassword(options.readerUsername)
+                ?? TestRegistry.randomPassword()
+        }
+    }
+
+    /// A random password (128 bits, hex).
+    static func randomPassword() -> String {
+        "pw-" + randomHex(16)
+    }
+
     struct Paths: Sendable {
         let root: String
         var data: String { root + "/data" }
         var auth: String { root + "/auth" }
         var certs: String { root + "/certs" }
+        var trust: String { certs + "/trust" }
         var log: String { root + "/registry.log" }
         var config: String { root + "/config.yml" }
         var htpasswd: String { auth + "/htpasswd" }
@@ -275,7 +318,7 @@ public final class TestRegistry: Sendable {
             basicConstraints=CA:FALSE
             keyUsage=critical,digitalSignature,keyEncipherment
             extendedKeyUsage=serverAuth
-            subjectAltName=IP:127.0.0.1,DNS:localhost
+            subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost
 
             """, to: dir + "/server.ext")
         try await Tool.check(openssl, ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
@@ -285,9 +328,9 @@ public final class TestRegistry: Sendable {
         FileSupport.removeQuietly(dir + "/server.ext")
     }
 
-    private static func makeHtpasswd(paths: Paths, options: Options) async throws {
+    private static func makeHtpasswd(paths: Paths, options: Options, users: Users) async throws {
         var lines = ""
-        for (user, password) in [(options.username, options.password), (options.readerUsername, options.readerPassword)] {
+        for (user, password) in [(options.username, users.password), (options.readerUsername, users.readerPassword)] {
             let result = try await Tool.check(options.htpasswd, ["-Bbn", user, password])
             guard let line = result.stdoutText.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(user + ":") }) else {
                 throw OCITestingError("htpasswd printed no entry for \(user): \(result.stdoutText)")
@@ -334,7 +377,7 @@ public final class TestRegistry: Sendable {
                 """
         }
         switch mode {
-        case .htpasswd:
+        case .htpasswd, .tlsHtpasswd:
             yaml += """
                 auth:
                   htpasswd:
@@ -405,12 +448,13 @@ public final class TestRegistry: Sendable {
                     switch mode {
                     case .plain: ok = response.status == 200
                     case .htpasswd, .token: ok = response.status == 401
-                    case .tls, .tlsToken: ok = response.status == 400  // plain HTTP to the TLS port: Go answers 400
+                    case .tls, .tlsToken, .tlsHtpasswd:
+                        ok = response.status == 400  // plain HTTP to the TLS port: Go answers 400
                     }
                     if ok && child.isRunning {
                         if mode.usesTLS {
                             try await verifyTLS(port: port, caFile: paths.caCertificate,
-                                                expectedStatus: mode.usesTokenServer ? "401" : "200")
+                                                expectedStatus: mode.hasUsers ? "401" : "200")
                         }
                         return
                     }

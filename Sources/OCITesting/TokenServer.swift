@@ -40,10 +40,11 @@ public final class TokenServer: Sendable {
         public var service: String = "oci-test-registry"
         /// The JWT `iss`.
         public var issuer: String = "oci-test-token-issuer"
-        /// Known users. Default: `testuser`/`testpass` with `*` and `reader`/`readpass` with `pull`.
+        /// Known users. Default: `testuser` with `*` and `reader` with `pull`, each with a random password made
+        /// when the options are created (read them back from here).
         public var users: [User] = [
-            User("testuser", password: "testpass", actions: ["*"]),
-            User("reader", password: "readpass", actions: ["pull"]),
+            User("testuser", password: TestRegistry.randomPassword(), actions: ["*"]),
+            User("reader", password: TestRegistry.randomPassword(), actions: ["pull"]),
         ]
         /// Actions granted to requests without credentials (default `["pull"]`; `[]` → empty access).
         public var anonymousActions: [String] = ["pull"]

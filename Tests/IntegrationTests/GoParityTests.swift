@@ -9,21 +9,78 @@ import OCISpec
 import OCITesting
 import XCTest
 
-/// The Go `ociclient` suite's cases C1–C6 (inventory §5.2) against the real distribution registry.
+/// The Go `ociclient` suite's cases C1–C6 (inventory §5.2) against the real distribution registry and the
+/// in-process one.
 ///
-/// The Go suite ran one registry with TLS *and* basic auth. The harness offers `.tls` (no auth) and `.htpasswd`
-/// (plain HTTP, basic auth), so every case runs twice: over HTTPS trusting the test CA through
-/// `RegistryClient.Configuration.TLS(caFiles:)`, and with basic auth from a `Keyring` holding the user.
+/// The Go suite ran one registry with TLS *and* basic auth (envtest, F45) for all its cases. `testGoSuite…` do the
+/// same: one registry per kind and mode (`.tlsHtpasswd`: HTTPS trusting the test CA through
+/// `RegistryClient.Configuration.TLS(caFiles:)`, basic auth from a `Keyring` holding the random password; and
+/// `.plain`), every case in turn on it. Each case also runs alone against the distribution registry over `.tls`
+/// (no auth) and `.htpasswd` (plain HTTP, basic auth).
 final class GoParityTests: XCTestCase {
-    /// Starts a registry in `mode`, gives `body` the standard client for it and the registry host, stops both.
-    private func withParity(_ mode: TestRegistry.Mode, _ body: (GoClient, String) async throws -> Void) async throws {
-        try Requirements.registry(mode)
-        try await TestRegistry.withRegistry(mode) { registry in
+    /// Starts a registry of `kind` in `mode`, gives `body` the standard client for it and the registry, stops both.
+    private func withParity(_ kind: RegistryUnderTest.Kind = .distribution, _ mode: TestRegistry.Mode,
+                            _ body: (GoClient, RegistryUnderTest) async throws -> Void) async throws {
+        try Requirements.registry(kind, mode)
+        try await RegistryUnderTest.withRegistry(kind: kind, mode: mode) { registry in
             try await Clients.with(try Clients.standard(for: registry)) { client in
-                try await body(client, registry.host)
+                try await body(client, registry)
             }
         }
     }
+
+    private func withParity(_ mode: TestRegistry.Mode, _ body: (GoClient, String) async throws -> Void) async throws {
+        try await withParity(.distribution, mode) { client, registry in try await body(client, registry.host) }
+    }
+
+    // MARK: The whole suite on one registry (the Go BeforeSuite)
+
+    /// C1–C6 in order on one registry and one client, as the Go suite runs them; a failing case is reported and the
+    /// others still run. With users, an anonymous client is refused and (over TLS) a client without the CA too.
+    private func goSuite(_ kind: RegistryUnderTest.Kind, _ mode: TestRegistry.Mode) async throws {
+        try await withParity(kind, mode) { client, registry in
+            let cases: [(String, (GoClient, String) async throws -> Void)] = [
+                ("C1", c1), ("C2", c2), ("C3", c3), ("C4", c4), ("C5", c5), ("C6", c6),
+            ]
+            for (name, run) in cases {
+                do {
+                    try await run(client, registry.host)
+                } catch {
+                    XCTFail("\(name) against \(registry): \(error)")
+                }
+            }
+            let ref = "\(registry.host)/single-arch-tests/0/artifact:v0.0.1"
+            if mode.hasUsers {
+                XCTAssertNotEqual(registry.password, "testpass", "the password is random")
+                try await Clients.with(try Clients.make(tls: Clients.trust(registry.caCertificatePath))) { anonymous in
+                    _ = await assertRegistryError("anonymous resolve against \(registry)", {
+                        _ = try await anonymous.resolve(ref)
+                    }, matches: { $0.isUnauthorized })
+                }
+                let wrong = Clients.keyring(for: registry, user: registry.username, password: "wrong-password")
+                let tls = Clients.trust(registry.caCertificatePath)
+                try await Clients.with(try Clients.make(keyring: wrong, tls: tls)) { client in
+                    _ = await assertRegistryError("resolve with a wrong password against \(registry)", {
+                        _ = try await client.resolve(ref)
+                    }, matches: { $0.isUnauthorized })
+                }
+            }
+            if mode.usesTLS {
+                let untrustingClient = try Clients.make(keyring: Clients.fullUser(registry), plainHTTP: .never)
+                try await Clients.with(untrustingClient) { untrusting in
+                    _ = await assertRegistryError("resolve without the CA against \(registry)", {
+                        _ = try await untrusting.resolve(ref)
+                    }, matches: { $0.isTLS })
+                }
+            }
+        }
+    }
+
+    /// F45: the Go package's envtest registry (distribution, TLS with a generated CA, htpasswd with a random password).
+    func testGoSuiteOnDistributionOverTLSWithBasicAuth() async throws { try await goSuite(.distribution, .tlsHtpasswd) }
+    func testGoSuiteOnDistributionPlain() async throws { try await goSuite(.distribution, .plain) }
+    func testGoSuiteOnInProcessOverTLSWithBasicAuth() async throws { try await goSuite(.inProcess, .tlsHtpasswd) }
+    func testGoSuiteOnInProcessPlain() async throws { try await goSuite(.inProcess, .plain) }
 
     // MARK: C1 single-arch image
 
@@ -180,7 +237,16 @@ final class GoParityTests: XCTestCase {
     /// A Docker v2 schema2 manifest and a Docker manifest list round-trip byte-exactly too (registry 2.8 accepts
     /// them when the Accept header is complete).
     func testDockerMediaTypesRoundTrip() async throws {
-        try await withParity(.htpasswd) { client, host in
+        try await dockerMediaTypesRoundTrip(.distribution)
+    }
+
+    func testDockerMediaTypesRoundTripOnInProcess() async throws {
+        try await dockerMediaTypesRoundTrip(.inProcess)
+    }
+
+    private func dockerMediaTypesRoundTrip(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withParity(kind, .htpasswd) { client, registry in
+            let host = registry.host
             let repo = "\(host)/docker-types/artifact"
             let image = try TestImage.make(mediaType: MediaType.dockerManifest, config: Bytes.utf8("{\"docker\":true}"),
                                            layers: [Bytes.random(2048)], configMediaType: MediaType.dockerConfig,

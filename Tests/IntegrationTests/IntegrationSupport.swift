@@ -24,6 +24,11 @@ enum Requirements {
                           "registry binary \(TestRegistry.defaultBinary) (Debian package docker-registry) or a tool the \(mode) mode needs (openssl, htpasswd) is missing")
     }
 
+    /// Skips unless a registry of `kind` can run in `mode` (the in-process one always can).
+    static func registry(_ kind: RegistryUnderTest.Kind, _ mode: TestRegistry.Mode) throws {
+        if kind == .distribution { try registry(mode) }
+    }
+
     static func skopeo() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: skopeoPath),
                           "skopeo is not installed at \(skopeoPath) (apt-get install skopeo)")
@@ -114,16 +119,51 @@ enum Clients {
 
     /// The client a mode's "normal" tests use: the test CA for `.tls`, the full user for `.htpasswd`/`.token`.
     static func standard(for registry: TestRegistry) throws -> GoClient {
-        switch registry.mode {
-        case .tls:
-            return try make(tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
-        case .htpasswd, .token:
-            return try make(keyring: fullUser(registry))
-        case .tlsToken:
-            return try make(keyring: fullUser(registry), tls: RegistryClient.Configuration.TLS(caFiles: [registry.caCertificatePath ?? ""]))
-        case .plain:
-            return try make()
+        try make(keyring: fullUser(registry), tls: trust(registry.caCertificatePath))
+    }
+
+    /// A keyring holding `user`/`password` for the registry's host.
+    static func keyring(for registry: RegistryUnderTest, user: String?, password: String?) -> Keyring {
+        keyring(hosts: [(registry.host, user, password)])
+    }
+
+    /// One keyring with an entry per host that has a user (for a client that talks to several registries).
+    static func keyring(hosts: [(host: String, user: String?, password: String?)]) -> Keyring {
+        let keyring = Keyring()
+        for (host, user, password) in hosts {
+            if let user, let password {
+                keyring.add(address: host, credential: Credential(username: user, password: password))
+            }
         }
+        return keyring
+    }
+
+    /// The full user's keyring (modes with users; empty otherwise).
+    static func fullUser(_ registry: RegistryUnderTest) -> Keyring {
+        keyring(for: registry, user: registry.username, password: registry.password)
+    }
+
+    /// TLS settings trusting the given CA files (none: the defaults).
+    static func trust(_ caFiles: String?...) -> RegistryClient.Configuration.TLS {
+        RegistryClient.Configuration.TLS(caFiles: caFiles.compactMap { $0 })
+    }
+
+    /// The client a registry's "normal" tests use: its CA trusted (TLS modes), its full user (modes with users).
+    /// The distribution registry's `.tlsToken` realm is plain HTTP, which gets the password only with the user's
+    /// leave (`.allowed`); the in-process registry's realm is the registry itself, over HTTPS.
+    static func standard(for registry: RegistryUnderTest) throws -> GoClient {
+        let plainRealm = registry.kind == .distribution && registry.mode == .tlsToken
+        return try make(keyring: fullUser(registry), tls: trust(registry.caCertificatePath),
+                        plainHTTP: plainRealm ? .allowed : .privateHostsOnly)
+    }
+
+    /// The `OCIClient` configuration for a registry: its CA, its full user, fast retries, no host config.
+    static func ociConfiguration(for registries: RegistryUnderTest...) -> OCIClient.Configuration {
+        var configuration = OCIClient.Configuration()
+        configuration.registry.credentials = keyring(hosts: registries.map { ($0.host, $0.username, $0.password) })
+        configuration.registry.tls = RegistryClient.Configuration.TLS(caFiles: registries.compactMap(\.caCertificatePath))
+        configuration.registry.retry = .init(maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
+        return configuration
     }
 
     /// Runs `body` with a client and shuts the client down afterwards (also when `body` throws).

@@ -10,16 +10,17 @@ import OCITesting
 import XCTest
 
 /// Interoperability with skopeo (containers/image): what we push, skopeo reads byte-identically; what skopeo
-/// pushes, we resolve and pull byte-exactly.
+/// pushes, we resolve and pull byte-exactly. Every case runs against the distribution registry and again
+/// (`…OnInProcess`) against the in-process one, with the same outcomes.
 final class SkopeoInteropTests: XCTestCase {
-    private func withSkopeo(_ mode: TestRegistry.Mode = .plain,
-                            _ body: (Skopeo, TestRegistry, TempDir) async throws -> Void) async throws {
+    private func withSkopeo(_ kind: RegistryUnderTest.Kind, _ mode: TestRegistry.Mode = .plain,
+                            _ body: (Skopeo, RegistryUnderTest, TempDir) async throws -> Void) async throws {
         let skopeo = try Skopeo()
         defer { skopeo.cleanup() }
-        try Requirements.registry(mode)
+        try Requirements.registry(kind, mode)
         let scratch = try TempDir(prefix: "it-skopeo")
         defer { scratch.remove() }
-        try await TestRegistry.withRegistry(mode) { registry in
+        try await RegistryUnderTest.withRegistry(kind: kind, mode: mode) { registry in
             try await body(skopeo, registry, scratch)
         }
     }
@@ -31,8 +32,11 @@ final class SkopeoInteropTests: XCTestCase {
 
     // MARK: we push, skopeo reads
 
-    func testLibraryPushIsReadBySkopeo() async throws {
-        try await withSkopeo { skopeo, registry, scratch in
+    func testLibraryPushIsReadBySkopeo() async throws { try await libraryPushIsReadBySkopeo(.distribution) }
+    func testLibraryPushIsReadBySkopeoOnInProcess() async throws { try await libraryPushIsReadBySkopeo(.inProcess) }
+
+    private func libraryPushIsReadBySkopeo(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind) { skopeo, registry, scratch in
             let image = try RealImage.make(layerSizes: [10_000, 300_000])
             let ref = "\(registry.host)/interop/ours:v1"
             try await Clients.with(try Clients.make()) { client in
@@ -70,8 +74,11 @@ final class SkopeoInteropTests: XCTestCase {
     }
 
     /// An index we push (two platforms) is read by skopeo; `--all` copies every child.
-    func testLibraryIndexIsReadBySkopeo() async throws {
-        try await withSkopeo { skopeo, registry, scratch in
+    func testLibraryIndexIsReadBySkopeo() async throws { try await libraryIndexIsReadBySkopeo(.distribution) }
+    func testLibraryIndexIsReadBySkopeoOnInProcess() async throws { try await libraryIndexIsReadBySkopeo(.inProcess) }
+
+    private func libraryIndexIsReadBySkopeo(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind) { skopeo, registry, scratch in
             let amd = try RealImage.make(layerSizes: [2000])
             let arm = try RealImage.make(layerSizes: [3000])
             let repo = "\(registry.host)/interop/index"
@@ -101,8 +108,11 @@ final class SkopeoInteropTests: XCTestCase {
 
     // MARK: skopeo pushes, we read
 
-    func testSkopeoPushIsPulledByTheLibrary() async throws {
-        try await withSkopeo { skopeo, registry, scratch in
+    func testSkopeoPushIsPulledByTheLibrary() async throws { try await skopeoPushIsPulledByTheLibrary(.distribution) }
+    func testSkopeoPushIsPulledByTheLibraryOnInProcess() async throws { try await skopeoPushIsPulledByTheLibrary(.inProcess) }
+
+    private func skopeoPushIsPulledByTheLibrary(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind) { skopeo, registry, scratch in
             let image = try RealImage.make(layerSizes: [50_000, 4096, 700_000])
             let layout = try image.writeLayout(to: scratch, subdirectory: "layout", tag: "src")
             let ref = "\(registry.host)/interop/theirs:v1"
@@ -134,8 +144,11 @@ final class SkopeoInteropTests: XCTestCase {
 
     /// skopeo converts to Docker v2 schema2 (`--format v2s2`); we resolve it with the Docker media type and pull
     /// every blob verified.
-    func testSkopeoDockerSchema2IsResolvedWithDockerMediaType() async throws {
-        try await withSkopeo { skopeo, registry, scratch in
+    func testSkopeoDockerSchema2IsResolvedWithDockerMediaType() async throws { try await skopeoDockerSchema2(.distribution) }
+    func testSkopeoDockerSchema2IsResolvedWithDockerMediaTypeOnInProcess() async throws { try await skopeoDockerSchema2(.inProcess) }
+
+    private func skopeoDockerSchema2(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind) { skopeo, registry, scratch in
             let image = try RealImage.make(layerSizes: [20_000])
             let layout = try image.writeLayout(to: scratch, subdirectory: "layout", tag: "v2")
             let ref = "\(registry.host)/interop/docker:v2s2"
@@ -173,8 +186,11 @@ final class SkopeoInteropTests: XCTestCase {
 
     /// skopeo pushes with credentials to the htpasswd registry; we read with a keyring and push back; skopeo
     /// reads ours with `--creds`.
-    func testSkopeoWithBasicAuth() async throws {
-        try await withSkopeo(.htpasswd) { skopeo, registry, scratch in
+    func testSkopeoWithBasicAuth() async throws { try await skopeoWithBasicAuth(.distribution) }
+    func testSkopeoWithBasicAuthOnInProcess() async throws { try await skopeoWithBasicAuth(.inProcess) }
+
+    private func skopeoWithBasicAuth(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind, .htpasswd) { skopeo, registry, scratch in
             let creds = "\(registry.username ?? ""):\(registry.password ?? "")"
             let image = try RealImage.make(layerSizes: [8000])
             let layout = try image.writeLayout(to: scratch, subdirectory: "layout", tag: "t")
@@ -191,12 +207,14 @@ final class SkopeoInteropTests: XCTestCase {
     }
 
     /// Over TLS: skopeo trusts the test CA through `--cert-dir` (only `ca.crt` inside), we through `caFiles`.
-    func testSkopeoOverTLS() async throws {
-        try await withSkopeo(.tls) { skopeo, registry, scratch in
+    func testSkopeoOverTLS() async throws { try await skopeoOverTLS(.distribution) }
+    func testSkopeoOverTLSOnInProcess() async throws { try await skopeoOverTLS(.inProcess) }
+
+    private func skopeoOverTLS(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind, .tls) { skopeo, registry, scratch in
             let ca = try XCTUnwrap(registry.caCertificatePath)
-            let certDir = scratch.file("certs")
-            try FileManager.default.createDirectory(atPath: certDir, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: ca, toPath: certDir + "/ca.crt")
+            let certDir = try XCTUnwrap(registry.certificateDirectory)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: certDir), ["ca.crt"])
             let image = try RealImage.make(layerSizes: [12_000])
             let ref = "\(registry.host)/interop/tls:v1"
             try await Clients.with(try Clients.make(tls: RegistryClient.Configuration.TLS(caFiles: [ca]))) { client in
@@ -208,6 +226,40 @@ final class SkopeoInteropTests: XCTestCase {
             let layout = scratch.file("out")
             try await skopeo.ok(["copy", "--src-cert-dir", certDir, "docker://\(ref)", "oci:\(layout):x"])
             XCTAssertEqual(layoutBlob(layout, image.layerDescriptors[0].digest), image.layers[0])
+        }
+    }
+
+    /// The Go package's envtest setup (TLS and basic auth together): skopeo pushes with `--dest-cert-dir` and the
+    /// random password, we copy with the CA and a keyring, skopeo pulls our copy byte-exactly; without
+    /// credentials skopeo is refused.
+    func testSkopeoOverTLSWithBasicAuth() async throws { try await skopeoOverTLSWithBasicAuth(.distribution) }
+    func testSkopeoOverTLSWithBasicAuthOnInProcess() async throws { try await skopeoOverTLSWithBasicAuth(.inProcess) }
+
+    private func skopeoOverTLSWithBasicAuth(_ kind: RegistryUnderTest.Kind) async throws {
+        try await withSkopeo(kind, .tlsHtpasswd) { skopeo, registry, scratch in
+            let certDir = try XCTUnwrap(registry.certificateDirectory)
+            let creds = "\(try XCTUnwrap(registry.username)):\(try XCTUnwrap(registry.password))"
+            let image = try RealImage.make(layerSizes: [9000, 60_000])
+            let layout = try image.writeLayout(to: scratch, subdirectory: "layout", tag: "t")
+            let ref = "\(registry.host)/interop/secure:v1"
+            try await skopeo.ok(["copy", "--dest-cert-dir", certDir, "--dest-creds", creds, "oci:\(layout):t", "docker://\(ref)"])
+            let copy = "\(registry.host)/interop/secure-copy:v1"
+            try await Clients.with(try Clients.standard(for: registry)) { client in
+                let (_, resolved) = try await client.resolve(ref)
+                XCTAssertEqual(resolved, image.manifestDescriptor)
+                try await client.copy(from: ref, to: copy)
+            }
+            let raw = try await skopeo.rawManifest(copy, certDir: certDir, creds: creds)
+            XCTAssertEqual(raw, image.manifestBytes)
+            let out = scratch.file("out")
+            try await skopeo.ok(["copy", "--src-cert-dir", certDir, "--src-creds", creds, "docker://\(copy)", "oci:\(out):x"])
+            XCTAssertEqual(layoutBlob(out, image.manifestDescriptor.digest), image.manifestBytes)
+            XCTAssertEqual(layoutBlob(out, image.configDescriptor.digest), image.config)
+            for (descriptor, bytes) in zip(image.layerDescriptors, image.layers) {
+                XCTAssertEqual(layoutBlob(out, descriptor.digest), bytes)
+            }
+            let anonymous = try await skopeo.run(["inspect", "--raw", "--cert-dir", certDir, "docker://\(copy)"])
+            XCTAssertNotEqual(anonymous.status, 0, "anonymous skopeo must be refused")
         }
     }
 }

@@ -13,28 +13,40 @@ final class VerbIntegrationTests: XCTestCase {
         return configuration
     }
 
-    private func requests(_ registry: TestRegistry, _ needle: String) -> Int {
-        let log = (try? String(contentsOfFile: registry.logFile, encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").filter { $0.contains(needle) }.count
+    func testCopyWithinARegistryMountsAndAcrossLayoutsIsByteExact() async throws {
+        try await copyWithinARegistryMountsAndAcrossLayoutsIsByteExact(.distribution)
     }
 
-    func testCopyWithinARegistryMountsAndAcrossLayoutsIsByteExact() async throws {
-        try Requirements.registry(.plain)
+    /// The same outcomes from the in-process registry: mounts within it, byte-exact layouts, referrers (through the
+    /// referrers API there, the tag fallback on distribution 2.8).
+    func testCopyWithinARegistryMountsAndAcrossLayoutsIsByteExactOnInProcess() async throws {
+        try await copyWithinARegistryMountsAndAcrossLayoutsIsByteExact(.inProcess)
+    }
+
+    private func copyWithinARegistryMountsAndAcrossLayoutsIsByteExact(_ kind: RegistryUnderTest.Kind) async throws {
+        try Requirements.registry(kind, .plain)
         let scratch = try TempDir(prefix: "it-verbs")
         defer { scratch.remove() }
         let a = try scratch.write("a.bin", Bytes.random(400_000))
         let b = try scratch.write("b.txt", Bytes.random(2_000))
-        try await TestRegistry.withRegistry(.plain) { registry in
+        try await RegistryUnderTest.withRegistry(kind: kind, mode: .plain) { registry in
+            // Blob GETs from the source repository (the access log on distribution, the record in process).
+            func sourceBlobGETs() -> Int { registry.requestCount("GET", "/v2/verbs/src/blobs/**") }
             try await OCIClient.withClient(configuration: client()) { client in
                 let source = "\(registry.host)/verbs/src:v1"
                 let pushed = try await client.push(files: [FileToPush(a), FileToPush(b)], to: source,
                                                    options: PushOptions(artifactType: "application/vnd.test"))
                 let (_, manifestBytes) = try await client.manifest(source)
 
-                let blobGETs = requests(registry, "\"GET /v2/verbs/src/blobs/")
+                let blobGETs = sourceBlobGETs()
                 let within = try await client.copy(from: source, to: "\(registry.host)/verbs/dst:v1")
                 XCTAssertEqual(within.mounted, 3, "config and both layers mounted")
-                XCTAssertEqual(requests(registry, "\"GET /v2/verbs/src/blobs/"), blobGETs, "a mount moves no blob")
+                XCTAssertEqual(sourceBlobGETs(), blobGETs, "a mount moves no blob")
+                let mounts = registry.requests().filter { request in
+                    request.method == "POST" && (request.query ?? "").contains("mount=")
+                }
+                let mountStatuses: [Int?] = mounts.map(\.status)
+                XCTAssertEqual(mountStatuses, [201, 201, 201], "three mounts, each answered 201 Created")
                 let (_, copiedBytes) = try await client.manifest("\(registry.host)/verbs/dst:v1")
                 XCTAssertEqual(copiedBytes, manifestBytes)
 

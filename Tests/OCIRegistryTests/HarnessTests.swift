@@ -22,9 +22,14 @@ final class HarnessTests: XCTestCase {
 
     /// Runs curl and returns (exit status, stdout).
     private func curl(_ arguments: [String]) throws -> (Int32, String) {
+        try run("curl", arguments)
+    }
+
+    /// Runs a tool from PATH and returns (exit status, stdout).
+    private func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl"] + arguments
+        process.arguments = [tool] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -182,6 +187,88 @@ final class HarnessTests: XCTestCase {
             let auths = try XCTUnwrap(config["auths"] as? [String: Any])
             let entry = try XCTUnwrap(auths[registry.host] as? [String: String])
             XCTAssertEqual(entry["auth"], Data("\(user):\(password)".utf8).base64EncodedString())
+        }
+    }
+
+    /// F45, the Go envtest's "should run and stop a test registry": TLS with a generated CA (IP SANs 127.0.0.1 and
+    /// ::1) and htpasswd (bcrypt) with a random password; reachable only with the CA and the credentials; stopping
+    /// kills the process and removes the temp directory.
+    func testTLSHtpasswdRegistryRunsAndStops() async throws {
+        try requireRegistry(.tlsHtpasswd)
+        let registry = try await TestRegistry.start(.tlsHtpasswd)
+        let pid = try XCTUnwrap(registry.processIdentifier)
+        do {
+            XCTAssertEqual(registry.scheme, "https")
+            XCTAssertEqual(registry.baseURL, "https://127.0.0.1:\(registry.port)")
+            XCTAssertTrue(registry.mode.usesTLS && registry.mode.usesHtpasswd && !registry.mode.usesTokenServer)
+            let user = try XCTUnwrap(registry.username)
+            let password = try XCTUnwrap(registry.password)
+            XCTAssertEqual(user, "testuser")
+            XCTAssertFalse(["testpass", "readpass", ""].contains(password), "the password is random")
+            XCTAssertNotEqual(password, registry.readerPassword)
+            let ca = try XCTUnwrap(registry.caCertificatePath)
+            let trust = try XCTUnwrap(registry.certificateDirectory)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: trust), ["ca.crt"])
+            XCTAssertEqual(FileManager.default.contents(atPath: trust + "/ca.crt"), FileManager.default.contents(atPath: ca))
+            let htpasswd = try String(contentsOfFile: registry.directory + "/auth/htpasswd", encoding: .utf8)
+            XCTAssertTrue(htpasswd.hasPrefix("\(user):$2y$"), "bcrypt entries")
+            XCTAssertFalse(htpasswd.contains(password))
+
+            // The server certificate names both loopback addresses.
+            let certificate = try XCTUnwrap(registry.serverCertificatePath)
+            let (sanStatus, san) = try run("openssl", ["x509", "-in", certificate, "-noout", "-ext", "subjectAltName"])
+            XCTAssertEqual(sanStatus, 0)
+            XCTAssertTrue(san.contains("IP Address:127.0.0.1"), san)
+            XCTAssertTrue(san.contains("IP Address:0:0:0:0:0:0:0:1"), san)
+            XCTAssertTrue(san.contains("DNS:localhost"), san)
+
+            let url = registry.baseURL + "/v2/"
+            let code = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca]
+            XCTAssertEqual(try curl(code + ["-u", "\(user):\(password)", url]).1, "200")
+            XCTAssertEqual(try curl(code + [url]).1, "401")
+            XCTAssertEqual(try curl(code + ["-u", "\(user):wrong", url]).1, "401")
+            // Verified as the IPv6 literal (connecting to 127.0.0.1, where the registry listens).
+            let v6 = try curl(code + ["-u", "\(user):\(password)", "--connect-to", "::127.0.0.1:",
+                                      "https://[::1]:\(registry.port)/v2/"])
+            XCTAssertEqual(v6.0, 0)
+            XCTAssertEqual(v6.1, "200")
+            let (untrusted, _) = try curl(["-s", "-o", "/dev/null", "--cacert", "/etc/ssl/certs/ca-certificates.crt",
+                                           "-u", "\(user):\(password)", url])
+            XCTAssertNotEqual(untrusted, 0)
+            let challenge = try curl(["-s", "-o", "/dev/null", "-w", "%header{www-authenticate}", "--cacert", ca, url]).1
+            XCTAssertTrue(challenge.hasPrefix("Basic realm="), challenge)
+
+            let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(registry.dockerConfigJSON())) as? [String: Any])
+            let auths = try XCTUnwrap(config["auths"] as? [String: [String: String]])
+            XCTAssertEqual(auths[registry.host]?["auth"], Data("\(user):\(password)".utf8).base64EncodedString())
+        } catch {
+            await registry.stop()
+            throw error
+        }
+        await registry.stop()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: registry.directory))
+        XCTAssertNotEqual(kill(pid, 0), 0, "registry process \(pid) still exists")
+        let (after, _) = try curl(["-s", "-o", "/dev/null", "--cacert", "/dev/null", "--max-time", "10",
+                                   registry.baseURL + "/v2/"])
+        XCTAssertEqual(after, 7, "connection refused after stop")
+    }
+
+    /// Passwords given in the options are used as they are (and the htpasswd file holds them).
+    func testTLSHtpasswdRegistryTakesPasswordsFromTheOptions() async throws {
+        try requireRegistry(.tlsHtpasswd)
+        var options = TestRegistry.Options()
+        options.username = "alice"
+        options.password = "alice-pw"
+        options.readerPassword = "reader-pw"
+        try await TestRegistry.withRegistry(.tlsHtpasswd, options: options) { registry in
+            XCTAssertEqual(registry.username, "alice")
+            XCTAssertEqual(registry.password, "alice-pw")
+            XCTAssertEqual(registry.readerUsername, "reader")
+            XCTAssertEqual(registry.readerPassword, "reader-pw")
+            let ca = try XCTUnwrap(registry.caCertificatePath)
+            let code = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca]
+            XCTAssertEqual(try curl(code + ["-u", "alice:alice-pw", registry.baseURL + "/v2/"]).1, "200")
+            XCTAssertEqual(try curl(code + ["-u", "reader:reader-pw", registry.baseURL + "/v2/"]).1, "200")
         }
     }
 
