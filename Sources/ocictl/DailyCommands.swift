@@ -101,12 +101,14 @@ struct Tag: AsyncParsableCommand {
         guard !tags.isEmpty else { throw ValidationError("tag needs at least one TAG") }
         let descriptor = try await global.withClient { try await $0.tag(reference, as: tags) }
         if global.json {
-            try Output.json(["digest": descriptor.digest.description, "tags": tags.joined(separator: ",")])
+            try Output.json(TagOutput(digest: descriptor.digest.description, tags: tags))
         } else {
             tags.forEach { Output.line("\($0) -> \(descriptor.digest)") }
         }
     }
 }
+
+struct TagOutput: Encodable { var digest: String; var tags: [String] }
 
 struct BlobHead: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -134,3 +134,30 @@ final class DailyCommandsTests: XCTestCase {
         XCTAssertEqual(version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), OCIPackageVersion.current)
     }
 }
+
+extension DailyCommandsTests {
+    /// docs/cli.md names every subcommand `ocictl --help` lists, and documents every exit status.
+    func testCLIReferenceCoversEveryCommand() async throws {
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let help = try await ocictl.ok(["--help"])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let reference = try String(contentsOf: root.appendingPathComponent("docs/cli.md"), encoding: .utf8)
+        var inSubcommands = false
+        var names: [String] = []
+        for line in help.stdoutText.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("SUBCOMMANDS:") { inSubcommands = true; continue }
+            guard inSubcommands else { continue }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("See '") { continue }
+            if let name = trimmed.split(separator: " ").first, !line.hasPrefix("      ") { names.append(String(name)) }
+        }
+        XCTAssertGreaterThan(names.count, 15, help.stdoutText)
+        for name in names where name != "help" {
+            XCTAssertTrue(reference.contains("ocictl \(name)"), "docs/cli.md does not document `ocictl \(name)`")
+        }
+        for status in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |"] {
+            XCTAssertTrue(reference.contains(status), "docs/cli.md lacks the exit status row \(status)")
+        }
+    }
+}
