@@ -1,4 +1,5 @@
 import OCIContent
+import OCISchema1
 import OCISpec
 
 /// Options of `OCI.pull` and `OCIClient.pull`.
@@ -56,6 +57,14 @@ extension OCI {
             }
             (descriptor, bytes) = try await source.manifest(child.digest.description)
         }
+        let staged = MemoryStore()
+        if MediaType.isSchema1(descriptor.mediaType) {
+            // A Docker schema1 image is pulled converted to an OCI image (its layers unchanged, a config made
+            // from its history), as `OCI.copy` converts it into a layout.
+            let converter = Schema1Converter(fetcher: blobs ?? source, concurrency: options.concurrency ?? 4)
+            let converted = try await converter.convert(bytes, source: descriptor, into: staged)
+            (descriptor, bytes) = (converted.manifest, converted.manifestBytes)
+        }
         guard MediaType.isSingleArch(descriptor.mediaType) else {
             throw OCIClientError.unsupportedMediaType(descriptor.mediaType)
         }
@@ -73,7 +82,6 @@ extension OCI {
         }
         // The manifest's bytes are in hand: the graph copy takes them from memory, and the blobs from `blobs`
         // (a cache in front of the source, say) when given.
-        let staged = MemoryStore()
         await staged.push(bytes: bytes, mediaType: descriptor.mediaType)
         let blobSource: any ReadOnlyTarget = blobs.map { FetcherTarget(fetcher: $0, resolver: source) } ?? source
         try await copyGraph(from: OverlayTarget(overlay: staged, base: blobSource), to: store, root: descriptor,

@@ -422,17 +422,20 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
+    struct PruneOutput: Encodable { var directory: String; var removed: Int }
+
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove every entry from the cache.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             guard let cache = try CacheCommand.open(global) else {
-                Output.line(CacheCommand.notConfigured)
+                if global.json { try Output.json(["configured": false]) } else { Output.line(CacheCommand.notConfigured) }
                 return
             }
             defer { cache.close() }
             let removed = cache.prune()
+            if global.json { return try Output.json(PruneOutput(directory: cache.directory, removed: removed)) }
             Output.line("Successfully pruned \(removed) items from the cache \(cache.directory)")
         }
     }

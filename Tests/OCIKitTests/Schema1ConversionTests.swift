@@ -519,6 +519,20 @@ extension Schema1ConversionTests {
                     XCTAssertThrowsError(try s1Run(ocictl, ["copy", "--schema1", "keep", ref, "ocidir://\(cliDir)-keep:v1"]),
                                          "a signed schema1 manifest cannot go into a layout as it is")
                     try? FileManager.default.removeItem(atPath: cliDir + "-keep")
+
+                    // ocictl pull of the schema1 image writes the converted OCI image.
+                    let pullDir = dir + "-pull"
+                    defer { try? FileManager.default.removeItem(atPath: pullDir) }
+                    _ = try s1Run(ocictl, ["pull", ref, "-o", pullDir])
+                    let pulledManifest = try XCTUnwrap(FileManager.default.contents(atPath: pullDir + "/manifest.json"))
+                    XCTAssertEqual(OCIDigest.of([UInt8](pulledManifest)), result.root.digest, "pull converts as copy does")
+                    let converted = try JSONCoding.decode(Manifest.self, from: [UInt8](pulledManifest))
+                    let config = try XCTUnwrap(FileManager.default.contents(atPath: pullDir + "/config.json"))
+                    XCTAssertEqual(OCIDigest.of([UInt8](config)), converted.config.digest)
+                    for layer in converted.layers {
+                        let path = pullDir + "/blobs/\(layer.digest.algorithm.rawValue)/\(layer.digest.encoded)"
+                        XCTAssertTrue(FileManager.default.fileExists(atPath: path), "layer \(layer.digest) pulled")
+                    }
                 }
             }
         }
