@@ -67,24 +67,32 @@ extension Schema1Converter {
             } while try await input.refill()
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: hasher.finalize())
         case .gzip:
-            let inflater = try GzipInflater(blobSum: blobSum)
-            repeat {
-                try inflater.consume(input.pending)
-                input.position = input.chunk.count
-            } while try await input.refill()
-            let diffID = try inflater.finish()
+            let diffID = try await inflate(input, with: try GzipInflater(blobSum: blobSum))
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: diffID)
         case .zstd:
-            let inflater = try ZstdInflater(blobSum: blobSum)
-            repeat {
-                try inflater.consume(input.pending)
-                input.position = input.chunk.count
-            } while try await input.refill()
-            let diffID = try inflater.finish()
+            let diffID = try await inflate(input, with: try ZstdInflater(blobSum: blobSum))
             return Schema1LayerInfo(mediaType: compression.layerMediaType, size: input.consumed, diffID: diffID)
         }
     }
+
+    /// Feeds every chunk of `input` to `inflater` and returns the digest of what it decompressed.
+    private static func inflate(_ input: LayerInput, with inflater: some LayerInflater) async throws -> OCIDigest {
+        repeat {
+            try inflater.consume(input.pending)
+            input.position = input.chunk.count
+        } while try await input.refill()
+        return try inflater.finish()
+    }
 }
+
+/// A streaming decompressor that hashes what it produces (gzip through zlib, zstd through libzstd).
+protocol LayerInflater {
+    func consume(_ bytes: ArraySlice<UInt8>) throws(Schema1ConversionError)
+    func finish() throws(Schema1ConversionError) -> OCIDigest
+}
+
+extension GzipInflater: LayerInflater {}
+extension ZstdInflater: LayerInflater {}
 
 /// Pulls chunks from a byte stream on demand and counts them. Used by one task.
 final class LayerInput {

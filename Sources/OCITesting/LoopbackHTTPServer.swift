@@ -285,7 +285,7 @@ enum ResponseWriter {
 
 /// Closes a connection at once when it starts with a TLS handshake, as a plain-HTTP server in the wild
 /// answers clients that try HTTPS first; otherwise steps aside.
-private final class PlainHTTPOnlyHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class PlainHTTPOnlyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 

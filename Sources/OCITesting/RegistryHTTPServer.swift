@@ -61,7 +61,7 @@ final class RegistryHTTPServer: Sendable {
                     if let tls {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     } else {
-                        try sync.addHandler(RefuseTLSHandler())
+                        try sync.addHandler(PlainHTTPOnlyHandler())
                     }
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(RegistryConnectionHandler(handler: handler, table: table))
@@ -332,23 +332,6 @@ struct RegistryBodyDelegate: NIOAsyncSequenceProducerDelegate {
     func didTerminate() {
         let handler = self.handler
         eventLoop.execute { handler.value.resumeReading() }
-    }
-}
-
-/// On a plain-HTTP listener: closes a connection that opens with a TLS handshake at once (as clients that try
-/// HTTPS first expect), then steps aside.
-private final class RefuseTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        if buffer.readableBytes > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x16 {
-            context.close(promise: nil)
-            return
-        }
-        context.fireChannelRead(data)
-        context.pipeline.syncOperations.removeHandler(self, promise: nil)
     }
 }
 
