@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The registry: by default ocictl's own (`ocictl registry serve`, the in-process registry of OCITesting), so the
-# demo needs nothing but the Swift toolchain; DEMO_REGISTRY=distribution runs the CNCF distribution registry
+# demo needs nothing but the Swift toolchain and libzstd's headers; DEMO_REGISTRY=distribution runs the CNCF distribution registry
 # (Debian's docker-registry, installed by scripts/install-deps.sh) instead.
 DEMO_REGISTRY=${DEMO_REGISTRY:-ocictl}
+scripts/install-deps.sh --build-only    # libzstd's headers, when missing (the one C library beyond the toolchain's)
 swift build --product ocictl >/dev/null
 OCICTL="$(swift build --show-bin-path)/ocictl"
 
