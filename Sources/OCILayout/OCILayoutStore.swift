@@ -105,6 +105,13 @@ public actor OCILayoutStore: Target, TagLister, ContentDeleter {
                 try LayoutFiles.writeAtomically(try doc.encode(), to: indexPath)
             }
             if create && !LayoutFiles.exists(root + "/blobs") { try LayoutFiles.makeDirectory(root + "/blobs") }
+            // Partial blobs of a writer that was killed never accumulate: removed when the layout is opened for
+            // writing (a live writer's temporaries are kept).
+            if create {
+                for algorithm in (try? FileManager.default.contentsOfDirectory(atPath: root + "/blobs")) ?? [] {
+                    AtomicFile.removeStaleTemporaries(in: root + "/blobs/" + algorithm)
+                }
+            }
             return doc
         }
     }

@@ -158,6 +158,26 @@ package final class AtomicFile: @unchecked Sendable {
         try file.commit()
     }
 
+    // MARK: stale temporaries
+
+    /// Removes the temporary files in `directory` that a process which no longer runs left behind (killed while
+    /// writing): `.<name>.<pid>.<random>.tmp` whose pid is gone. Temporaries of live processes (another writer
+    /// right now) are kept. Returns how many were removed; a directory that cannot be read removes nothing.
+    @discardableResult
+    package static func removeStaleTemporaries(in directory: String) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix(".") && name.hasSuffix(temporarySuffix) {
+            let parts = name.dropLast(temporarySuffix.count).split(separator: ".")
+            guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), pid > 0, parts[parts.count - 1].count == 16
+            else { continue }
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            guard kill(pid_t(pid), 0) != 0, errno == ESRCH else { continue }
+            if unlink(directory + "/" + name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     // MARK: helpers
 
     /// The name cut to 200 UTF-8 bytes, so that the temporary name stays below NAME_MAX (255).
