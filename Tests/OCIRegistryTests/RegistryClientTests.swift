@@ -199,12 +199,8 @@ final class RegistryClientTests: XCTestCase {
 
     // F15: a registry that reports another digest after the upload fails the push.
     func testPushBlobRejectsWrongDigestFromRegistry() async throws {
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.method == "HEAD" { return .status(404) }
-            if req.method == "POST" { return FakeResponse(status: 202, headers: ["Location": "/v2/up/1"]) }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": OCIDigest.of(Array("other".utf8)).description])
-        }) { server, client in
+        let other = OCIDigest.of(Array("other".utf8)).description
+        try await withInProcess(faults: [.init("PUT", "/v2/r/blobs/uploads/*", .respond(status: 201, headers: ["Docker-Content-Digest": other]))]) { server, client in
             let bytes = Array("mine".utf8)
             do {
                 try await client.repository(host: server.host, name: "r", access: .push)
