@@ -304,23 +304,24 @@ final class RegistryClientTests: XCTestCase {
     func testRedirectsDropCredentialsAndLoopsFail() async throws {
         let blob = Array("stored elsewhere".utf8)
         let d = Descriptor.of(blob, mediaType: "application/octet-stream")
-        let storage = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: blob) }
-        defer { Task { await storage.stop() } }
         let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), { req in
-            if req.path == "/v2/" {
-                return req.headers["Authorization"] == nil
-                    ? FakeResponse(status: 401, headers: ["WWW-Authenticate": "Basic realm=\"r\""]) : .json(200, "{}")
-            }
-            if req.path.hasPrefix("/v2/loop/") { return .redirect(to: req.uri) }
-            return .redirect(to: storage.baseURL + "/bucket/object?sig=1", status: 307)
-        }) { server, client in
+        // Blob GETs of `r` redirect to the registry's blob host (another port: another origin), which stands for
+        // object storage; `loop` redirects to itself.
+        let faults: [InProcessRegistry.Fault] = [
+            .init("GET", "/v2/r/blobs/*", .redirectToBlobHost(status: 307)),
+            .init(nil, "/v2/loop/blobs/\(d.digest)", .redirect(to: "/v2/loop/blobs/\(d.digest)")),
+        ]
+        try await withInProcess(.init(auth: .basic([InProcessRegistry.User("user", password: "pw")]), blobHost: true),
+                                configuration: testConfiguration(credentials: keyring)) { server, client in
             _ = keyring.add(address: server.host, credential: Credential(username: "user", password: "pw"))
+            try await server.seedBlob(blob, in: "r", client: client)
+            server.setFaults(faults)
+            server.resetRequests()
             let got = try await client.repository(host: server.host, name: "r").fetchAll(d)
             XCTAssertEqual(got, blob)
-            XCTAssertTrue(registryRequests(server).contains { $0.headers["Authorization"] != nil })
-            XCTAssertEqual(storage.requests().count, 1)
-            XCTAssertNil(storage.requests().first?.headers["Authorization"])
+            XCTAssertTrue(server.requests().contains { $0.header("Authorization") != nil })
+            XCTAssertEqual(server.blobHostRequests().count, 1)
+            XCTAssertNil(server.blobHostRequests().first?.header("Authorization"))
             do {
                 _ = try await client.repository(host: server.host, name: "loop").fetchAll(d)
                 XCTFail("expected a redirect error")
