@@ -527,39 +527,37 @@ final class HostileRegistryTests: XCTestCase {
     func testCredentialsNeverFollowAnUploadLocationToAnotherHost() async throws {
         let bytes = HostileImage.pattern(5000)
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
-        let received = Locked<[UInt8]?>(nil)
-        let storage = try await FakeHTTPServer.start { req in
-            guard req.method == "PUT", req.queryValue("digest") == d.digest.description else { return .status(400) }
-            received.withLock { $0 = req.body }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": d.digest.description])
-        }
+        // The other host is a second registry, reached as "localhost" (another origin than "127.0.0.1"), whose
+        // upload session the first one hands out from a scripted POST.
+        let storage = try await InProcessRegistry.start()
         let keyring = Keyring()
         do {
-            try await withFake(configuration: testConfiguration(credentials: keyring), { req in
-                guard req.headers["Authorization"] != nil else {
-                    return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
-                }
-                if req.path == "/v2/" { return .json(200, "{}") }
-                if req.method == "HEAD" { return .status(404) }
-                if req.method == "POST" {
-                    return FakeResponse(status: 202, headers: ["Location": "http://localhost:\(storage.port)/upload/1?_state=abc"])
-                }
-                return .status(404)
-            }) { server, client in
+            let session = try await storage.startUploadSession(in: "app")
+            storage.resetRequests()
+            let users = [InProcessRegistry.User("user", password: "SECRET-PW")]
+            let location = "http://localhost:\(storage.port)\(session)?_state=abc"
+            try await withInProcess(.init(auth: .basic(users)),
+                                    faults: [.init("POST", "/v2/app/blobs/uploads/", .respond(status: 202, headers: ["Location": location]))],
+                                    configuration: testConfiguration(credentials: keyring)) { server, client in
                 keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
                 try await client.repository(host: server.host, name: "app", access: .push).push(d, source: .bytes(bytes))
-                XCTAssertTrue(server.requests().contains { $0.method == "POST" && $0.headers["Authorization"] != nil })
+                XCTAssertTrue(server.requests().contains { $0.method == "POST" && $0.header("Authorization") != nil })
             }
-            XCTAssertTrue(received.withLock { $0 } == bytes)
-            XCTAssertFalse(storage.requests().isEmpty)
-            for request in storage.requests() {
-                XCTAssertNil(request.headers["Authorization"], "credentials were sent to an upload Location on another host")
+            let requests = storage.requests()
+            let stored = try await withInProcessClient(storage) { client in
+                try await client.repository(host: storage.host, name: "app").fetchAll(d)
+            }
+            XCTAssertTrue(stored == bytes)
+            XCTAssertFalse(requests.isEmpty)
+            XCTAssertTrue(requests.contains { $0.method == "PUT" && $0.path == session && $0.status == 201 })
+            for request in requests {
+                XCTAssertNil(request.header("Authorization"), "credentials were sent to an upload Location on another host")
             }
         } catch {
-            await storage.stop()
+            try? await storage.shutdown()
             throw error
         }
-        await storage.stop()
+        try await storage.shutdown()
     }
 
     // A layer's foreign `urls` (a manifest names where else the blob lives) are not followed by default: the
@@ -960,6 +958,19 @@ private struct HostileImage {
     func goodBlobPaths(except: Descriptor?) -> [String] {
         ([configDescriptor] + layerDescriptors).filter { $0.digest != except?.digest }
             .map { "blobs/\($0.digest.algorithm.rawValue)/\($0.digest.encoded)" }
+    }
+}
+
+/// Runs `body` with a fresh client for `registry` (fast retries), shut down afterwards.
+private func withInProcessClient<T: Sendable>(_ registry: InProcessRegistry, _ body: (RegistryClient) async throws -> T) async throws -> T {
+    let client = try RegistryClient(configuration: testConfiguration())
+    do {
+        let result = try await body(client)
+        try? await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
     }
 }
 
