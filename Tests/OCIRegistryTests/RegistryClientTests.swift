@@ -12,7 +12,8 @@ import OCITesting
 import OCITestFixtures
 import XCTest
 
-/// Protocol behaviour a real registry cannot be made to show, against an in-process fake.
+/// Protocol behaviour a real registry cannot be made to show, against InProcessRegistry with faults (FakeHTTPServer
+/// where only scripted token endpoints will do).
 final class RegistryClientTests: XCTestCase {
 
     // L1 / F22: the first request is exactly /tags/list?n=1000; relative and absolute Links are followed.
@@ -443,15 +444,30 @@ final class RegistryClientTests: XCTestCase {
             func credential(forHost host: String, repository: String) async throws -> Credential? { throw Failure() }
         }
         for isPublic in [true, false] {
-            let realm = Locked("")
-            try await withFake(configuration: testConfiguration(credentials: BrokenStore()), { req in
-                if req.path == "/token" { return .json(200, #"{"token":"ANON"}"#) }
-                if req.headers["Authorization"] == "Bearer ANON" {
-                    return isPublic ? .json(200, #"{"name":"app","tags":["v1"]}"#) : .registryError(401, code: "UNAUTHORIZED")
+            // Token auth; anonymous pulls allowed only on the public registry. `seed` pushes the tag.
+            let users = [InProcessRegistry.User("seed", password: "seed-pw")]
+            let auth = InProcessRegistry.Auth.token(users, anonymous: isPublic ? [.pull] : [])
+            try await withInProcess(.init(auth: auth), configuration: testConfiguration(credentials: BrokenStore())) { server, client in
+                let keyring = Keyring()
+                _ = keyring.add(address: server.host, credential: Credential(username: "seed", password: "seed-pw"))
+                let seeder = try RegistryClient(configuration: testConfiguration(credentials: keyring))
+                do {
+                    let config = try await server.seedBlob(Array("{}".utf8), in: "app", client: seeder, mediaType: MediaType.ociConfig)
+                    try await server.seedManifest(try JSONCoding.encode(Manifest(config: config, layers: [])), mediaType: MediaType.ociManifest,
+                                                  tag: "v1", in: "app", client: seeder)
+                    try? await seeder.shutdown()
+                } catch {
+                    try? await seeder.shutdown()
+                    throw error
                 }
-                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="\#(realm.current)",service="fake""#])
-            }) { server, client in
-                realm.withLock { $0 = "http://\(server.host)/token" }
+                if !isPublic {
+                    // A refusal of the anonymous token as a plain 401 UNAUTHORIZED (distribution's answer names the
+                    // missing scope, which reads as denied): the listing after the token is refused so.
+                    server.addFault(.init("GET", "/v2/app/tags/list", .respond(status: 401, headers: ["Content-Type": "application/json"],
+                                                                              body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)),
+                                          skip: 1))
+                }
+                server.resetRequests()
                 let repository = client.repository(host: server.host, name: "app")
                 if isPublic {
                     let tags = try await repository.tags()
@@ -465,7 +481,11 @@ final class RegistryClientTests: XCTestCase {
                         XCTAssertTrue("\(error)".contains("CREDENTIALS_UNAVAILABLE"), "\(error)")
                         XCTAssertTrue("\(error)".contains("docker-credential-desktop: executable not found"), "\(error)")
                     }
+                    let refused = server.requests().filter { $0.path == "/v2/app/tags/list" && $0.faulted }
+                    XCTAssertEqual(refused.map { $0.header("Authorization") }, ["Bearer <redacted>"], "refused with the anonymous token")
                 }
+                XCTAssertTrue(server.requests().contains { $0.path == "/token" && $0.header("Authorization") == nil },
+                              "an anonymous token request")
             }
         }
     }
