@@ -566,21 +566,21 @@ final class HostileRegistryTests: XCTestCase {
     // Schemes other than http(s), and plain HTTP to a public host under the default policy, are never followed.
     func testForeignLayerURLsAreOptInGetNoCredentialsAndAreVerified() async throws {
         let bytes = HostileImage.pattern(3000)
-        let served = Locked(bytes)
-        let foreign = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: served.withLock { $0 }) }
-        defer { Task { await foreign.stop() } }
+        // The foreign host is a second registry without auth holding the layer, reached as "localhost".
+        let foreign = try await InProcessRegistry.start()
+        defer { Task { try? await foreign.shutdown() } }
         var layer = Descriptor.of(bytes, mediaType: MediaType.dockerForeignLayerGzip)
-        layer.urls = ["file:///etc/passwd", "http://192.0.2.1:9/unroutable-public-host",
-                      "http://localhost:\(foreign.port)/layers/\(layer.digest.encoded)"]
-        let registryHandler: @Sendable (FakeRequest) -> FakeResponse = { req in
-            guard req.headers["Authorization"] != nil else {
-                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
-            }
-            return req.path == "/v2/" ? .json(200, "{}") : .registryError(404, code: "BLOB_UNKNOWN")
+        try await withInProcessClient(foreign) { client in
+            try await foreign.seedBlob(bytes, in: "app", client: client, mediaType: layer.mediaType)
         }
+        foreign.resetRequests()
+        layer.urls = ["file:///etc/passwd", "http://192.0.2.1:9/unroutable-public-host",
+                      "http://localhost:\(foreign.port)/v2/app/blobs/\(layer.digest)"]
+        // The registry asks for Basic credentials and lacks the blob (404 BLOB_UNKNOWN).
+        let registry = InProcessRegistry.Configuration(auth: .basic([InProcessRegistry.User("user", password: "SECRET-PW")]))
 
         let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), registryHandler) { server, client in
+        try await withInProcess(registry, configuration: testConfiguration(credentials: keyring)) { server, client in
             keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
             let repo = client.repository(host: server.host, name: "app")
             await assertThrows("foreign URLs off: the registry is asked", { _ = try await repo.fetchAll(layer) }) { error in
@@ -592,17 +592,17 @@ final class HostileRegistryTests: XCTestCase {
 
         var config = testConfiguration(credentials: keyring)
         config.followsForeignURLs = true
-        try await withFake(configuration: config, registryHandler) { server, client in
+        try await withInProcess(registry, configuration: config) { server, client in
             keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
             let repo = client.repository(host: server.host, name: "app")
             let fetched = try await repo.fetchAll(layer)
             XCTAssertTrue(fetched == bytes)
-            served.withLock { $0 = $0.map { $0 ^ 0x01 } }
+            foreign.addFault(.init("GET", "/v2/app/blobs/*", .corruptBody))
             await assertThrows("wrong bytes at the foreign URL", { _ = try await repo.fetchAll(layer) }) { isDigestMismatch($0) }
         }
         XCTAssertEqual(foreign.requests().count, 2)
         for request in foreign.requests() {
-            XCTAssertNil(request.headers["Authorization"], "credentials were sent to a foreign layer URL")
+            XCTAssertNil(request.header("Authorization"), "credentials were sent to a foreign layer URL")
         }
     }
 
