@@ -12,11 +12,11 @@ import OCISync
 /// - upload sessions that misbehave inside the protocol: a PATCH that keeps half its body and answers 500, ECR's
 ///   201 on PATCH, only the monolithic PUT failing (`ChunkedFakeRegistry` in UploadTests);
 /// - scripted authentication flows beyond the registry's token server: `insufficient_scope` challenges,
-///   identity-token POST with GET fallback and refresh tokens, token realms on other hosts, challenges from a
-///   storage host or a foreign-layer host that must not be answered;
+///   identity-token POST with GET fallback and refresh tokens, chosen token and refresh-token values (the secrets
+///   tests look for them in logs), token realms on other hosts, challenges from a
+///   redirect target (object storage) that must not be answered;
 /// - schema1 manifests (InProcessRegistry refuses them);
-/// - self-tests of this server, and hosts that stand in for something other than a registry (a rate-limit or a
-///   credentials probe in the CLI tests).
+/// - self-tests of this server (HarnessTests).
 ///
 /// ```swift
 /// let fake = try await FakeHTTPServer.start { request in
