@@ -8,7 +8,8 @@ import OCITestFixtures
 import XCTest
 
 /// A fake registry with chunked upload sessions and switchable faults, for what InProcessRegistry's faults cannot
-/// express: a PATCH that keeps half its body and answers 500, ECR's 201 on PATCH, only the monolithic PUT failing.
+/// express: a PATCH that keeps half its body and answers 500, ECR's 201 on PATCH, only the monolithic PUT failing
+/// (with a 500, or a closed connection in HostileRegistryTests), where a fault on the path would hit the final PUT too.
 final class ChunkedFakeRegistry: Sendable {
     struct State {
         var sessions: [Int: [UInt8]] = [:]
