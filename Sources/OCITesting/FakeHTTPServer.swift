@@ -1,8 +1,22 @@
 import Foundation
 import OCISync
 
-/// An in-process HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) for faults a real registry cannot be made to
-/// produce: 429/5xx, cut or endless bodies, slow drips, hostile headers, redirects.
+/// An in-process HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) whose every answer a test scripts.
+///
+/// Registry behaviour belongs on ``InProcessRegistry``: scripted statuses and `Retry-After`, cut, slow and corrupt
+/// bodies, redirects, non-JSON error bodies and missing headers are its ``InProcessRegistry/Fault``s. This server
+/// remains only for what a registry cannot be made to do:
+/// - bodies that never end (of a declared size, of no size, for manifests and for error answers);
+/// - a `Content-Length` that lies about the bytes on the socket, in either direction;
+/// - a registry that ignores `Range` while cutting every body (a fault applies once per request);
+/// - upload sessions that misbehave inside the protocol: a PATCH that keeps half its body and answers 500, ECR's
+///   201 on PATCH, only the monolithic PUT failing (`ChunkedFakeRegistry` in UploadTests);
+/// - scripted authentication flows beyond the registry's token server: `insufficient_scope` challenges,
+///   identity-token POST with GET fallback and refresh tokens, chosen token and refresh-token values (the secrets
+///   tests look for them in logs), token realms on other hosts, challenges from a
+///   redirect target (object storage) that must not be answered;
+/// - schema1 manifests (InProcessRegistry refuses them);
+/// - self-tests of this server (HarnessTests).
 ///
 /// ```swift
 /// let fake = try await FakeHTTPServer.start { request in

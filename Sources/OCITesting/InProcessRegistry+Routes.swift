@@ -82,7 +82,7 @@ final class RegistryCore: Sendable {
         var reply: RegistryReply
         var faulted = false
         let route = RegistryRoute.parse(path)
-        let behavior = faults.behavior(method: head.method.rawValue, path: path)
+        let behavior = faults.behavior(method: head.method.rawValue, path: path, query: queryText)
         switch behavior {
         case .respond(let status, let headers, let bytes)?:
             _ = try? await body.collect(limit: 1 << 20)

@@ -23,14 +23,30 @@ extension InProcessRegistry {
         public var times: Int?
         /// How many matching requests pass untouched before the fault applies.
         public var skip: Int
+        /// A query parameter the request must carry (e.g. `mount`, to refuse only cross-repository mounts and
+        /// not the plain upload a client falls back to on the same path); nil: any query, or none.
+        public var queryParameter: String?
 
-        /// A fault for `method` (nil: any) requests to paths matching `path`.
-        public init(_ method: String? = nil, _ path: String, _ behavior: Behavior, times: Int? = nil, skip: Int = 0) {
+        /// A fault for `method` (nil: any) requests to paths matching `path` (and carrying the query parameter
+        /// `query`, when given).
+        public init(_ method: String? = nil, _ path: String, _ behavior: Behavior, times: Int? = nil, skip: Int = 0,
+                    query: String? = nil) {
             self.method = method?.uppercased()
             self.path = path
             self.behavior = behavior
             self.times = times
             self.skip = max(0, skip)
+            self.queryParameter = query
+        }
+
+        /// Whether the query text (without `?`) names `queryParameter` (always true without one).
+        func matchesQuery(_ query: String?) -> Bool {
+            guard let queryParameter else { return true }
+            guard let query else { return false }
+            return query.split(separator: "&").contains { item in
+                (item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "")
+                    .removingPercentEncoding == queryParameter
+            }
         }
 
         /// What a matching request gets.
@@ -171,12 +187,12 @@ final class RegistryFaultBook: Sendable {
     var isEmpty: Bool { entries.withLock { $0.isEmpty } }
 
     /// The behaviour for a request, counting it against the faults it matches.
-    func behavior(method: String, path: String) -> InProcessRegistry.Fault.Behavior? {
+    func behavior(method: String, path: String, query: String? = nil) -> InProcessRegistry.Fault.Behavior? {
         entries.withLock { entries in
             for i in entries.indices {
                 let fault = entries[i].fault
                 if let m = fault.method, m != method { continue }
-                guard RegistryPathPattern.matches(fault.path, path) else { continue }
+                guard RegistryPathPattern.matches(fault.path, path), fault.matchesQuery(query) else { continue }
                 entries[i].seen += 1
                 if entries[i].seen <= fault.skip { continue }
                 if let times = fault.times, entries[i].applied >= times { continue }

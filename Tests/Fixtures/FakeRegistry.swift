@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import OCIContent
 import OCICredentials
 import OCIRegistry
@@ -13,67 +16,79 @@ package func testConfiguration(credentials: (any CredentialSource)? = nil) -> Re
                                 readTimeout: .seconds(5))
 }
 
-/// A minimal in-memory registry behind a FakeHTTPServer handler: /v2/, manifests and blobs by digest or tag,
-/// and monolithic uploads. Tests wrap it to inject faults.
-package final class FakeRegistry: Sendable {
-    package struct State {
-        package var blobs: [String: [UInt8]] = [:]
-        package var manifests: [String: (mediaType: String, bytes: [UInt8])] = [:]
-        package var uploads: [String: [UInt8]] = [:]
-        package var nextUpload = 0
+/// Starts an in-process registry (`registry`, plus `faults`) and a client with `configuration`, runs `body` with
+/// both, and stops them (also when `body` throws).
+package func withInProcess<T: Sendable>(
+    _ registryConfiguration: InProcessRegistry.Configuration = InProcessRegistry.Configuration(),
+    faults: [InProcessRegistry.Fault] = [],
+    configuration: RegistryClient.Configuration = testConfiguration(),
+    _ body: (InProcessRegistry, RegistryClient) async throws -> T
+) async throws -> T {
+    var registryConfiguration = registryConfiguration
+    registryConfiguration.faults += faults
+    let registry = try await InProcessRegistry.start(registryConfiguration)
+    let client: RegistryClient
+    do { client = try RegistryClient(configuration: configuration) } catch {
+        try? await registry.shutdown()
+        throw error
     }
-    package let state = Locked(State())
-
-    package init() {}
-
-    package func addBlob(_ bytes: [UInt8]) -> Descriptor {
-        let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
-        state.withLock { $0.blobs[d.digest.description] = bytes }
-        return d
+    do {
+        let result = try await body(registry, client)
+        try? await client.shutdown()
+        try? await registry.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        try? await registry.shutdown()
+        throw error
     }
+}
 
-    package func addManifest(_ bytes: [UInt8], mediaType: String, tag: String? = nil) -> Descriptor {
+extension InProcessRegistry {
+    /// Pushes `bytes` as a blob into `repository` through `client` (a test's setup; the requests are recorded,
+    /// so tests that count requests call ``resetRequests()`` afterwards).
+    @discardableResult
+    package func seedBlob(_ bytes: [UInt8], in repository: String, client: RegistryClient,
+                          mediaType: String = "application/octet-stream") async throws -> Descriptor {
         let d = Descriptor.of(bytes, mediaType: mediaType)
-        state.withLock {
-            $0.manifests[d.digest.description] = (mediaType, bytes)
-            if let tag { $0.manifests[tag] = (mediaType, bytes) }
-        }
+        try await client.repository(host: host, name: repository, access: .push).push(d, content: ByteStream(bytes: bytes))
         return d
     }
 
-    /// Handles the standard routes; returns nil for paths it does not know.
-    package func handle(_ req: FakeRequest) -> FakeResponse? {
-        let path = req.path
-        if path == "/v2/" || path == "/v2" { return .json(200, "{}") }
-        guard path.hasPrefix("/v2/") else { return nil }
-        let rest = String(path.dropFirst(4))
-        if let r = rest.range(of: "/manifests/") {
-            let ref = String(rest[r.upperBound...])
-            if req.method == "PUT" {
-                let mt = req.headers["Content-Type"] ?? ""
-                let d = addManifest(req.body, mediaType: mt, tag: OCIDigest(ref) == nil ? ref : nil)
-                return FakeResponse(status: 201, headers: ["Docker-Content-Digest": d.digest.description])
-            }
-            guard let m = state.withLock({ $0.manifests[ref] }) else { return .registryError(404, code: "MANIFEST_UNKNOWN") }
-            let d = OCIDigest.of(m.bytes)
-            return FakeResponse(status: 200, headers: ["Content-Type": m.mediaType, "Docker-Content-Digest": d.description],
-                                body: req.method == "HEAD" ? [] : m.bytes)
+    /// Starts an upload session in `repository` with a plain `POST` (no client involved) and returns its
+    /// `Location` (a path), for tests that hand a client a session through a scripted answer.
+    package func startUploadSession(in repository: String) async throws -> String {
+        guard let url = URL(string: baseURL + "/v2/\(repository)/blobs/uploads/") else { throw URLError(.badURL) }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        let (_, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse, http.statusCode == 202,
+              let location = http.value(forHTTPHeaderField: "Location") else { throw URLError(.badServerResponse) }
+        return location
+    }
+
+    /// Pushes a manifest (by digest, and as `tag` when given) into `repository` through `client`.
+    @discardableResult
+    package func seedManifest(_ bytes: [UInt8], mediaType: String, tag: String? = nil, in repository: String,
+                              client: RegistryClient) async throws -> Descriptor {
+        try await client.repository(host: host, name: repository, access: .push)
+            .pushManifest(bytes, mediaType: mediaType, reference: tag)
+    }
+}
+
+extension InProcessRegistry.RecordedRequest {
+    /// The first value of query parameter `name` (percent-decoded).
+    package func queryValue(_ name: String) -> String? {
+        queryValues(name).first
+    }
+
+    /// Every value of query parameter `name` (percent-decoded), in order.
+    package func queryValues(_ name: String) -> [String] {
+        (query ?? "").split(separator: "&").compactMap { item -> String? in
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.first.flatMap({ String($0).removingPercentEncoding }) == name else { return nil }
+            return parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
         }
-        if rest.hasSuffix("/blobs/uploads/") && req.method == "POST" {
-            let id = state.withLock { s -> Int in s.nextUpload += 1; return s.nextUpload }
-            return FakeResponse(status: 202, headers: ["Location": "/v2/upload/\(id)?_state=abc", "Range": "0-0"])
-        }
-        if let r = rest.range(of: "/blobs/") {
-            let digest = String(rest[r.upperBound...])
-            guard let bytes = state.withLock({ $0.blobs[digest] }) else { return .registryError(404, code: "BLOB_UNKNOWN") }
-            return FakeResponse(status: 200, headers: ["Docker-Content-Digest": digest, "Content-Type": "application/octet-stream"],
-                                body: req.method == "HEAD" ? [] : bytes)
-        }
-        if rest.hasPrefix("upload/"), req.method == "PUT", let digest = req.queryValue("digest") {
-            state.withLock { $0.blobs[digest] = req.body }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": digest])
-        }
-        return nil
     }
 }
 

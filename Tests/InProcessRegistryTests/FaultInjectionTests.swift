@@ -191,6 +191,21 @@ final class FaultInjectionTests: XCTestCase {
         }
     }
 
+    func testAFaultCanRequireAQueryParameter() async throws {
+        try await withInProcessRegistry { registry in
+            registry.addFault(.init("POST", "/v2/q/blobs/uploads/", .status(404), query: "mount"))
+            try await RawHTTP.with(registry) { raw in
+                let mount = try await raw.send(.POST, "/v2/q/blobs/uploads/?mount=sha256:\(String(repeating: "0", count: 64))&from=src")
+                XCTAssertEqual(mount.status, 404)
+                let plain = try await raw.send(.POST, "/v2/q/blobs/uploads/")
+                XCTAssertEqual(plain.status, 202)
+                let other = try await raw.send(.POST, "/v2/q/blobs/uploads/?mounted=1")
+                XCTAssertEqual(other.status, 202)
+            }
+            XCTAssertEqual(registry.requests().map(\.faulted), [true, false, false])
+        }
+    }
+
     func testRequestRecording() async throws {
         let users = [InProcessRegistry.User("alice", password: "secret")]
         try await withInProcessRegistry(.init(auth: .token(users))) { registry in

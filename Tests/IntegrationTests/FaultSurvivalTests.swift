@@ -175,19 +175,23 @@ final class FaultSurvivalTests: XCTestCase {
         let manifest = Manifest(artifactType: "application/vnd.example.hostile", config: EmptyJSON.descriptor, layers: layers)
         let manifestBytes = try JSONCoding.encode(manifest)
         let served = blobs
-        let result = try await FakeHTTPServer.withServer(handler: { req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path.hasSuffix("/manifests/v1") {
-                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
-                                                           "Content-Length": "\(manifestBytes.count)"],
-                                    body: req.method == "HEAD" ? [] : manifestBytes)
+        let result = try await withInProcessRegistry { registry in
+            // The hostile titles are only annotations: the registry stores the artifact as pushed.
+            let client = try RegistryClient(configuration: RegistryClient.Configuration())
+            do {
+                let repo = client.repository(host: registry.host, name: "hostile/titles", access: .push)
+                for (digest, bytes) in served {
+                    guard let parsed = OCIDigest(digest) else { throw OCITestingError("bad digest \(digest)") }
+                    try await repo.push(Descriptor(mediaType: "application/octet-stream", digest: parsed, size: Int64(bytes.count)),
+                                        content: ByteStream(bytes: bytes))
+                }
+                try await repo.pushManifest(manifestBytes, mediaType: MediaType.ociManifest, reference: "v1")
+                try? await client.shutdown()
+            } catch {
+                try? await client.shutdown()
+                throw error
             }
-            if let range = req.path.range(of: "/blobs/"), let bytes = served[String(req.path[range.upperBound...])] {
-                return FakeResponse(status: 200, headers: ["Content-Length": "\(bytes.count)"], body: req.method == "HEAD" ? [] : bytes)
-            }
-            return .registryError(404, code: "NAME_UNKNOWN")
-        }) { server in
-            try await cli.ok(["pull", "\(server.host)/hostile/titles:v1", "-o", output, "--json"])
+            return try await cli.ok(["pull", "\(registry.host)/hostile/titles:v1", "-o", output, "--json"])
         }
         var expected: Set<String> = ["manifest.json", "config.json", "ok.txt"]
         for (i, layer) in layers.enumerated() where i != titles.firstIndex(of: "ok.txt") {

@@ -400,21 +400,19 @@ final class OcictlTests: XCTestCase {
         }
     }
 
-    /// `ocictl ratelimit` against a registry that reports Docker Hub's headers (a fake: the real registry sends
-    /// none) and against the real registry (which reports none).
+    /// `ocictl ratelimit` against a registry that reports Docker Hub's headers (the in-process registry with a
+    /// scripted answer: the real registry sends none) and against the real registry (which reports none).
     func testRateLimit() async throws {
         try await withCLI { cli, registry, scratch in
             let file = try scratch.write("rate.txt", Array("rate".utf8))
             _ = try await cli.ok(["push", "\(registry.host)/library/alpine:latest", file])
             let none = try await cli.ok(["ratelimit", "\(registry.host)/library/alpine"])
             XCTAssertEqual(none.stdoutText, "\(registry.host) reports no rate limit\n")
-            try await FakeHTTPServer.withServer(handler: { req in
-                if req.path == "/v2/" { return .json(200, "{}") }
-                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
-                                                           "Docker-Content-Digest": OCIDigest.of([]).description,
-                                                           "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "42;w=21600",
-                                                           "Docker-RateLimit-Source": "198.51.100.1"])
-            }) { server in
+            let limited = InProcessRegistry.Fault(nil, "/v2/library/alpine/manifests/*", .respond(status: 200, headers: [
+                "Content-Type": MediaType.ociManifest, "Docker-Content-Digest": OCIDigest.of([]).description,
+                "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "42;w=21600", "Docker-RateLimit-Source": "198.51.100.1",
+            ]))
+            try await withInProcessRegistry(InProcessRegistry.Configuration(faults: [limited])) { server in
                 let text = try await cli.ok(["ratelimit", "\(server.host)/library/alpine:3"])
                 XCTAssertEqual(text.stdoutText, "limit 100 per 21600 s, remaining 42 (counted for 198.51.100.1)\n")
                 let json = try await cli.ok(["ratelimit", "--json", "\(server.host)/library/alpine"])

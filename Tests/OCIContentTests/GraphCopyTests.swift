@@ -139,30 +139,27 @@ final class CopyTests: XCTestCase {
             let manifest = await source.push(bytes: try JSONCoding.encode(Manifest(config: config, layers: [layer])),
                                              mediaType: MediaType.ociManifest)
             try await source.tag(manifest, as: "v1")
-            let fake = FakeRegistry()
-            let mountAttempts = Locked(0)
-            try await withFake({ req in
-                if req.method == "POST", req.queryItems.contains(where: { $0.name == "mount" }) {
-                    mountAttempts.withLock { $0 += 1 }
-                    if refusal == 401 { return FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }
-                    if refusal == 202 { return FakeResponse(status: 202, headers: ["Location": "/v2/upload/mount-session"]) }
-                    return .registryError(refusal, code: "UNKNOWN")
-                }
-                if req.method == "DELETE" { return .status(204) }
-                return fake.handle(req) ?? .status(404)
-            }) { server, client in
-                let destination = client.repository(host: server.host, name: "dst", access: .push)
+            // The registry's own answer to a mount from a repository it lacks is the standard 202 upload session.
+            let body = refusal == 401 ? #"{"errors":[{"code":"UNAUTHORIZED"}]}"# : #"{"errors":[{"code":"UNKNOWN"}]}"#
+            let faults: [InProcessRegistry.Fault] = refusal == 202 ? [] : [
+                .init("POST", "/v2/dst/blobs/uploads/", .respond(status: refusal, body: Array(body.utf8)), query: "mount"),
+            ]
+            let mountAttempts = try await withInProcess(faults: faults) { registry, client in
+                let destination = client.repository(host: registry.host, name: "dst", access: .push)
                 let options = CopyOptions(mountFrom: { _ in ["src"] })
                 let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "v1", options: options)
                 XCTAssertEqual(result.mounted, 0, "\(refusal)")
                 XCTAssertEqual(result.copied, 3, "\(refusal)")
                 for blob in [layer, config] {
                     let expected = await source.bytes(for: blob.digest)
-                    XCTAssertEqual(fake.state.withLock { $0.blobs[blob.digest.description] }, expected,
-                                   "\(refusal): \(blob.digest) was not uploaded")
+                    let stored = try? await destination.fetchAll(blob)
+                    XCTAssertEqual(stored, expected, "\(refusal): \(blob.digest) was not uploaded")
                 }
+                return registry.requests().filter { r in
+                    r.method == "POST" && (r.query ?? "").split(separator: "&").contains { $0.hasPrefix("mount=") }
+                }.count
             }
-            XCTAssertEqual(mountAttempts.current, 2, "\(refusal): one mount attempt per blob")
+            XCTAssertEqual(mountAttempts, 2, "\(refusal): one mount attempt per blob")
         }
     }
 }

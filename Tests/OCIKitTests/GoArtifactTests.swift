@@ -73,8 +73,7 @@ final class ArtifactTests: XCTestCase {
     // MARK: push order (bug 13), against an in-process registry that records requests
 
     func testIndexChildrenArePushedByDigestAndTheTagOnce() async throws {
-        let fake = FakeRegistry()
-        try await withFake({ req in fake.handle(req) ?? .status(404) }) { server, _ in
+        try await withInProcess { registry, registryClient in
             let client = try artifactClient()
             defer { Task { try? await client.shutdown() } }
             let store = MemoryStore()
@@ -84,15 +83,16 @@ final class ArtifactTests: XCTestCase {
                 OCIArtifactManifest(descriptor: artifactEntry(platform: "linux/amd64", annotations: ["test": "test"]), data: amd),
                 OCIArtifactManifest(descriptor: artifactEntry(platform: "windows/amd64"), data: win),
             ], annotations: ["index": "yes"]))
-            try await client.pushOCIArtifact("\(server.host)/repo/image:v1", artifact: artifact, store: FetcherStore(store))
+            try await client.pushOCIArtifact("\(registry.host)/repo/image:v1", artifact: artifact, store: FetcherStore(store))
 
-            let manifestPuts = registryRequests(server).filter { $0.method == "PUT" && $0.path.contains("/manifests/") }.map(\.path)
+            let manifestPuts = registry.requests().filter { $0.method == "PUT" && $0.path.contains("/manifests/") }.map(\.path)
             XCTAssertEqual(manifestPuts.count, 3, "\(manifestPuts)")
             XCTAssertEqual(manifestPuts.last, "/v2/repo/image/manifests/v1")
             XCTAssertEqual(manifestPuts.filter { $0.hasSuffix("/manifests/v1") }.count, 1, "the tag is written once")
             for put in manifestPuts.dropLast() { XCTAssertTrue(put.contains("/manifests/sha256:"), put) }
 
-            let index = try JSONCoding.decode(ImageIndex.self, from: try XCTUnwrap(fake.state.withLock { $0.manifests["v1"]?.bytes }))
+            let tagged = try await registryClient.repository(host: registry.host, name: "repo/image").fetchManifest("v1").bytes
+            let index = try JSONCoding.decode(ImageIndex.self, from: tagged)
             XCTAssertEqual(index.mediaType, MediaType.ociIndex)
             XCTAssertEqual(index.annotations, ["index": "yes"])
             XCTAssertEqual(index.manifests.map(\.platform), [Platform(architecture: "amd64", os: "linux"),

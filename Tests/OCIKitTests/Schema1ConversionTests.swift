@@ -81,6 +81,7 @@ final class Schema1ConversionTests: XCTestCase {
             .init(v1Compatibility: #"{"id": "v1_layer_2", "container_config": {"Cmd": ["echo", "v1_layer_2"]}}"#),
             .init(v1Compatibility: #"{"id": "v1_layer_3", "container_config": {"Cmd": []}, "Size": 0}"#),
         ])
+        // FakeHTTPServer: InProcessRegistry refuses schema1 manifests, and these serve them with their blobs.
         try await withFake({ req in
             if req.path == "/v2/" { return .json(200, "{}") }
             if let bytes = blobs[req.path] { return FakeResponse(status: 200, body: bytes) }
@@ -285,6 +286,7 @@ final class Schema1ConversionTests: XCTestCase {
 
     func testLayerDigestIsVerified() async throws {
         let layer = Array("layer".utf8), other = Array("other".utf8)
+        // FakeHTTPServer: InProcessRegistry refuses schema1 manifests, and these serve them with their blobs.
         try await withFake({ req in
             if req.path == "/v2/" { return .json(200, "{}") }
             return FakeResponse(status: 200, body: other)  // wrong content for every blob

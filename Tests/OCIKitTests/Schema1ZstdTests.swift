@@ -278,6 +278,7 @@ final class Schema1ZstdTests: XCTestCase {
             .init(v1Compatibility: #"{"id":"2","parent":"1","container_config":{"Cmd":["add","g"]}}"#),
             .init(v1Compatibility: #"{"id":"1","container_config":{"Cmd":["add","z"]}}"#),
         ])
+        // FakeHTTPServer: InProcessRegistry refuses schema1 manifests, and these serve them with their blobs.
         try await withFake({ req in
             if req.path == "/v2/" { return .json(200, "{}") }
             if let bytes = blobs[req.path] { return FakeResponse(status: 200, body: bytes) }

@@ -8,23 +8,21 @@ import XCTest
 /// F24: refusals (404, 401, 403) name their HTTP status code in the text, with each of the registry's
 /// code/message/detail when the body is a distribution error document, and the status code alone when it is not.
 final class ErrorStatusTests: XCTestCase {
-    /// `/v2/json/…` answers `status` with an error document, `/v2/text/…` with an HTML page.
-    private func refusing(_ status: Int, code: String, headers: FakeHeaders = [:]) -> @Sendable (FakeRequest) async -> FakeResponse {
-        { req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path.hasPrefix("/v2/json/") {
-                return .json(status, #"{"errors":[{"code":"\#(code)","message":"said \#(status)","detail":{"Tag":"v1"}}]}"#,
-                             headers: headers)
-            }
-            return FakeResponse(status: status, headers: headers.merging(["Content-Type": "text/html"]),
-                                text: "<html><body>\(status) nope</body></html>")
-        }
+    /// Faults for an in-process registry: `/v2/json/…` answers `status` with an error document, `/v2/text/…` with
+    /// an HTML page.
+    private func refusing(_ status: Int, code: String) -> [InProcessRegistry.Fault] {
+        let json = #"{"errors":[{"code":"\#(code)","message":"said \#(status)","detail":{"Tag":"v1"}}]}"#
+        return [
+            .init(nil, "/v2/json/**", .respond(status: status, headers: ["Content-Type": "application/json"], body: Array(json.utf8))),
+            .init(nil, "/v2/text/**", .respond(status: status, headers: ["Content-Type": "text/html"],
+                                               body: Array("<html><body>\(status) nope</body></html>".utf8))),
+        ]
     }
 
     /// The error of fetching `name:v1`'s manifest.
-    private func failure(_ client: RegistryClient, _ server: FakeHTTPServer, _ name: String) async throws -> RegistryError {
+    private func failure(_ client: RegistryClient, _ registry: InProcessRegistry, _ name: String) async throws -> RegistryError {
         do {
-            _ = try await client.repository(host: server.host, name: name).fetchManifest("v1")
+            _ = try await client.repository(host: registry.host, name: name).fetchManifest("v1")
         } catch let error as RegistryError {
             return error
         }
@@ -51,16 +49,16 @@ final class ErrorStatusTests: XCTestCase {
     }
 
     func testNotFoundNamesStatusCode404() async throws {
-        try await withFake(refusing(404, code: "MANIFEST_UNKNOWN")) { server, client in
-            let json = try await failure(client, server, "json")
+        try await withInProcess(faults: refusing(404, code: "MANIFEST_UNKNOWN")) { registry, client in
+            let json = try await failure(client, registry, "json")
             guard case .notFound = json else { return XCTFail("\(json)") }
             assertJSON(json, 404, "not found", "MANIFEST_UNKNOWN")
-            let text = try await failure(client, server, "text")
+            let text = try await failure(client, registry, "text")
             guard case .notFound = text else { return XCTFail("\(text)") }
             assertText(text, 404, "not found")
             // resolve's HEAD has no body at all.
             do {
-                _ = try await client.repository(host: server.host, name: "json").resolve("v1")
+                _ = try await client.repository(host: registry.host, name: "json").resolve("v1")
                 XCTFail("resolve succeeded")
             } catch let error as RegistryError {
                 guard case .notFound = error else { return XCTFail("\(error)") }
@@ -70,22 +68,22 @@ final class ErrorStatusTests: XCTestCase {
     }
 
     func testUnauthorizedNamesStatusCode401() async throws {
-        try await withFake(refusing(401, code: "UNAUTHORIZED")) { server, client in
-            let json = try await failure(client, server, "json")
+        try await withInProcess(faults: refusing(401, code: "UNAUTHORIZED")) { registry, client in
+            let json = try await failure(client, registry, "json")
             guard case .unauthorized = json else { return XCTFail("\(json)") }
             assertJSON(json, 401, "unauthorized", "UNAUTHORIZED")
-            let text = try await failure(client, server, "text")
+            let text = try await failure(client, registry, "text")
             guard case .unauthorized = text else { return XCTFail("\(text)") }
             assertText(text, 401, "unauthorized")
         }
     }
 
     func testDeniedNamesStatusCode403() async throws {
-        try await withFake(refusing(403, code: "DENIED")) { server, client in
-            let json = try await failure(client, server, "json")
+        try await withInProcess(faults: refusing(403, code: "DENIED")) { registry, client in
+            let json = try await failure(client, registry, "json")
             guard case .denied = json else { return XCTFail("\(json)") }
             assertJSON(json, 403, "denied", "DENIED")
-            let text = try await failure(client, server, "text")
+            let text = try await failure(client, registry, "text")
             guard case .denied = text else { return XCTFail("\(text)") }
             assertText(text, 403, "denied")
         }
@@ -93,19 +91,11 @@ final class ErrorStatusTests: XCTestCase {
 
     /// A 401 that means "denied" (the registry's `DENIED` code, or a token lacking the scope) keeps its 401.
     func testDeniedByA401NamesStatusCode401() async throws {
-        try await withFake(refusing(401, code: "DENIED")) { server, client in
-            let json = try await failure(client, server, "json")
+        try await withInProcess(faults: refusing(401, code: "DENIED")) { registry, client in
+            let json = try await failure(client, registry, "json")
             guard case .denied = json else { return XCTFail("\(json)") }
             assertJSON(json, 401, "denied", "DENIED")
             XCTAssertFalse(json.description.contains("status code 403"), json.description)
         }
-    }
-}
-
-private extension FakeHeaders {
-    func merging(_ other: FakeHeaders) -> FakeHeaders {
-        var merged = self
-        for field in other where !merged.contains(field.name) { merged.add(field.name, field.value) }
-        return merged
     }
 }

@@ -26,22 +26,18 @@ final class HostileRegistryTests: XCTestCase {
     // a layout, a cache or an output file.
     func testWrongBytesForADigestAreRefusedAndLeaveNothing() async throws {
         let image = HostileImage.make(layers: [Array(repeating: 0x61, count: 3000)])
-        let wrong = image.layers[0].map { $0 ^ 0x01 }  // same size, other bytes
-        let fake = FakeRegistry()
-        image.install(in: fake, tag: "v1")
         let layer = image.layerDescriptors[0]
-        fake.state.withLock { $0.blobs[layer.digest.description] = wrong }
         // The manifest by digest, with other bytes behind it.
         let manifestDigest = image.manifestDescriptor.digest
         let dirs = try HostileDirs()
         defer { dirs.remove() }
-        try await withFake({ req in
-            if req.path.hasSuffix("/manifests/\(manifestDigest)") {
-                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest], body: image.manifestBytes + [0x20])
-            }
-            return serve(fake, req)
-        }) { server, client in
-            let repo = client.repository(host: server.host, name: "app")
+        try await withInProcess { registry, client in
+            try await image.install(in: registry, client: client, tag: "v1")
+            // The layer's bytes altered (same size) on every GET.
+            registry.addFault(.init("GET", "/v2/app/blobs/\(layer.digest)", .corruptBody))
+            registry.addFault(.init(nil, "/v2/app/manifests/\(manifestDigest)",
+                                    .respond(status: 200, headers: ["Content-Type": MediaType.ociManifest], body: image.manifestBytes + [0x20])))
+            let repo = client.repository(host: registry.host, name: "app")
             await assertThrows("fetchAll", { _ = try await repo.fetchAll(layer) }) { isDigestMismatch($0) }
             await assertThrows("manifest by digest", { _ = try await repo.fetchManifest(manifestDigest.description) }) {
                 isDigestMismatch($0)
@@ -83,25 +79,19 @@ final class HostileRegistryTests: XCTestCase {
     func testTruncatedBlobIsResumedWithRange() async throws {
         let image = HostileImage.make(layers: [HostileImage.pattern(200_000)])
         let layer = image.layerDescriptors[0]
-        let fake = FakeRegistry()
-        image.install(in: fake, tag: "v1")
         let dirs = try HostileDirs()
         defer { dirs.remove() }
-        try await withFake({ req in
-            guard req.method == "GET", req.path.hasSuffix("/blobs/\(layer.digest)") else { return serve(fake, req) }
-            let bytes = image.layers[0]
-            if let range = req.headers["Range"], let start = Int(range.dropFirst(6).dropLast()) {
-                return FakeResponse(status: 206, headers: ["Content-Range": "bytes \(start)-\(bytes.count - 1)/\(bytes.count)"],
-                                    body: Array(bytes[start...]))
-            }
-            return FakeResponse(status: 200, body: bytes, behavior: .cutAfter(bytes: 70_000))
-        }) { server, client in
-            let repo = client.repository(host: server.host, name: "app")
+        try await withInProcess { registry, client in
+            try await image.install(in: registry, client: client, tag: "v1")
+            // The first GET is cut; the registry answers the resume's Range with a 206.
+            registry.addFault(.init("GET", "/v2/app/blobs/\(layer.digest)", .cutBody(afterBytes: 70_000), times: 1))
+            registry.resetRequests()
+            let repo = client.repository(host: registry.host, name: "app")
             let layout = try OCILayoutStore(path: dirs.layout)
             _ = try await OCI.copy(from: repo, reference: "v1", to: layout, tag: "v1")
             let stored = try await layout.fetchAll(layer, limit: 1 << 20)
             XCTAssertTrue(stored == image.layers[0], "the resumed blob differs")
-            let ranges = registryRequests(server).compactMap { $0.headers["Range"] }
+            let ranges = registry.requests().compactMap { $0.header("Range") }
             XCTAssertEqual(ranges.count, 1, "one resume: \(ranges)")
             XCTAssertTrue(ranges.allSatisfy { $0.hasPrefix("bytes=") && $0 != "bytes=0-" }, "\(ranges)")
             assertNoPartialFiles(dirs.layout, allowed: ["oci-layout", "index.json", image.manifestPath] + image.goodBlobPaths(except: nil))
@@ -112,12 +102,11 @@ final class HostileRegistryTests: XCTestCase {
     func testTruncatedBlobWithoutRangeSupportIsATypedErrorAndLeavesNothing() async throws {
         let image = HostileImage.make(layers: [HostileImage.pattern(100_000)])
         let layer = image.layerDescriptors[0]
-        let fake = FakeRegistry()
-        image.install(in: fake, tag: "v1")
         let dirs = try HostileDirs()
         defer { dirs.remove() }
+        // FakeHTTPServer: the in-process registry honours Range, and one fault per request cannot also cut its 206s.
         try await withFake({ req in
-            guard req.method == "GET", req.path.hasSuffix("/blobs/\(layer.digest)") else { return serve(fake, req) }
+            guard req.method == "GET", req.path.hasSuffix("/blobs/\(layer.digest)") else { return image.serve(req, tag: "v1") }
             return FakeResponse(status: 200, body: image.layers[0], behavior: .cutAfter(bytes: 40_000))
         }) { server, client in
             let layout = try OCILayoutStore(path: dirs.layout)
@@ -243,14 +232,12 @@ final class HostileRegistryTests: XCTestCase {
         var config = testConfiguration()
         config.readTimeout = .milliseconds(500)
         config.retry = .none
-        let body = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#.utf8)
-        try await withFake(configuration: config, { req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest], body: body,
-                                behavior: .drip(chunkSize: 8, interval: .seconds(3)))
-        }) { server, client in
+        let image = HostileImage.make(layers: [])
+        try await withInProcess(configuration: config) { server, client in
+            try await image.install(in: server, client: client, tag: "v1")
+            server.addFault(.init("GET", "/v2/app/manifests/*", .slowBody(chunkSize: 8, interval: .seconds(3))))
             let repo = client.repository(host: server.host, name: "app")
-            let outcome = await withDeadline(.seconds(10), onTimeout: { await server.stop() }) {
+            let outcome = await withDeadline(.seconds(10), onTimeout: { try? await server.shutdown() }) {
                 _ = try await repo.fetchManifest("v1")
             }
             assertFinished(outcome, "a dripping manifest") { isTransport($0) }
@@ -267,15 +254,12 @@ final class HostileRegistryTests: XCTestCase {
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
         let dirs = try HostileDirs()
         defer { dirs.remove() }
-        try await withFake(configuration: config, { req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if let range = req.headers["Range"], let start = Int(range.dropFirst(6).dropLast()) {
-                return FakeResponse(status: 206, body: Array(bytes[start...]), behavior: .drip(chunkSize: 512, interval: .seconds(2)))
-            }
-            return FakeResponse(status: 200, body: bytes, behavior: .drip(chunkSize: 512, interval: .seconds(2)))
-        }) { server, client in
+        try await withInProcess(configuration: config) { server, client in
+            try await server.seedBlob(bytes, in: "app", client: client)
+            // Every GET drips, the resumes' 206s too.
+            server.addFault(.init("GET", "/v2/app/blobs/*", .slowBody(chunkSize: 512, interval: .seconds(2))))
             let repo = client.repository(host: server.host, name: "app")
-            let outcome = await withDeadline(.seconds(20), onTimeout: { await server.stop() }) {
+            let outcome = await withDeadline(.seconds(20), onTimeout: { try? await server.shutdown() }) {
                 try await AtomicFileWriter.write(try await repo.fetch(d), to: dirs.output + "/blob")
             }
             assertFinished(outcome, "a dripping blob") { isTransport($0) }
@@ -299,15 +283,19 @@ final class HostileRegistryTests: XCTestCase {
             ("nested 100 deep", Array(deep.utf8)),
         ]
         for (name, bytes) in documents {
-            let fake = FakeRegistry()
-            image.install(in: fake, tag: nil)
-            _ = fake.addManifest(bytes, mediaType: MediaType.ociManifest, tag: "v1")
             let dirs = try HostileDirs()
             defer { dirs.remove() }
-            try await withFake({ serve(fake, $0) }) { server, client in
+            try await withInProcess { registry, client in
+                try await image.install(in: registry, client: client, tag: nil)
+                // The registry refuses such manifests, so they are scripted answers, by tag and by digest.
+                let served = InProcessRegistry.Fault.Behavior.respond(
+                    status: 200, headers: ["Content-Type": MediaType.ociManifest, "Docker-Content-Digest": OCIDigest.of(bytes).description],
+                    body: bytes)
+                registry.addFault(.init(nil, "/v2/app/manifests/v1", served))
+                registry.addFault(.init(nil, "/v2/app/manifests/\(OCIDigest.of(bytes))", served))
                 let layout = try OCILayoutStore(path: dirs.layout)
                 await assertThrows(name, {
-                    _ = try await OCI.copy(from: client.repository(host: server.host, name: "app"), reference: "v1",
+                    _ = try await OCI.copy(from: client.repository(host: registry.host, name: "app"), reference: "v1",
                                                   to: layout, tag: "v1")
                 }) { error in
                     guard case SpecError.invalidJSON(let why) = error else { return false }
@@ -366,10 +354,8 @@ final class HostileRegistryTests: XCTestCase {
             String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
         ]
         for body in bodies {
-            try await withFake({ req in
-                if req.path == "/v2/" { return .json(200, "{}") }
-                return .json(200, body)
-            }) { server, client in
+            let ok = InProcessRegistry.Fault.Behavior.respond(status: 200, headers: ["Content-Type": "application/json"], body: Array(body.utf8))
+            try await withInProcess(faults: [.init(nil, "/v2/app/tags/list", ok), .init(nil, "/v2/_catalog", ok)]) { server, client in
                 await assertThrows("tags with 200 \(body.prefix(30))", {
                     let tags = try await client.repository(host: server.host, name: "app").tags()
                     XCTFail("a 200 with \(body.prefix(40)) listed \(tags)")
@@ -387,20 +373,13 @@ final class HostileRegistryTests: XCTestCase {
     // Redirect loops, long chains and non-HTTP targets end in `unsafeRedirect`; the URLs in the error carry no
     // query (signed-URL secrets) and no user info.
     func testRedirectLoopsChainsAndOtherSchemesAreUnsafeRedirects() async throws {
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path.hasPrefix("/v2/pingpong/") {
-                let other = req.path.hasSuffix("/a") ? "b" : "a"
-                return .redirect(to: "/v2/pingpong/manifests/\(other)?X-Amz-Signature=SECRET-SIG")
-            }
-            if req.path.hasPrefix("/v2/chain/manifests/") {
-                let n = Int(req.path.split(separator: "/").last ?? "") ?? 0
-                return .redirect(to: "/v2/chain/manifests/\(n + 1)", status: 307)
-            }
-            if req.path.hasPrefix("/v2/file/") { return .redirect(to: "file:///etc/passwd") }
-            if req.path.hasPrefix("/v2/ftp/") { return .redirect(to: "ftp://user:SECRET-PW@127.0.0.1/x") }
-            return .status(404)
-        }) { server, client in
+        let faults: [InProcessRegistry.Fault] = [
+            .init(nil, "/v2/pingpong/manifests/a", .redirect(to: "/v2/pingpong/manifests/b?X-Amz-Signature=SECRET-SIG")),
+            .init(nil, "/v2/pingpong/manifests/b", .redirect(to: "/v2/pingpong/manifests/a?X-Amz-Signature=SECRET-SIG")),
+            .init(nil, "/v2/file/**", .redirect(to: "file:///etc/passwd")),
+            .init(nil, "/v2/ftp/**", .redirect(to: "ftp://user:SECRET-PW@127.0.0.1/x")),
+        ] + (0..<30).map { n in .init(nil, "/v2/chain/manifests/\(n)", .redirect(to: "/v2/chain/manifests/\(n + 1)", status: 307)) }
+        try await withInProcess(faults: faults) { server, client in
             for (name, reference) in [("pingpong", "a"), ("chain", "0"), ("file", "v1"), ("ftp", "v1")] {
                 let error = await assertThrows(name, {
                     _ = try await client.repository(host: server.host, name: name).fetchManifest(reference)
@@ -410,7 +389,7 @@ final class HostileRegistryTests: XCTestCase {
                 }
                 XCTAssertFalse("\(String(describing: error))".contains("SECRET"), "\(name): \(String(describing: error))")
             }
-            let chain = registryRequests(server).filter { $0.path.hasPrefix("/v2/chain/") }.count
+            let chain = server.requestCount(nil, "/v2/chain/**")
             XCTAssertLessThanOrEqual(chain, 11, "a redirect chain is followed at most 10 times")
         }
     }
@@ -442,14 +421,13 @@ final class HostileRegistryTests: XCTestCase {
     // registry could aim anywhere, e.g. at internal hosts) or another scheme is refused with a typed error, and
     // that host gets no request. (ggcr validates the next page's host the same way.)
     func testPaginationLinkToAnotherOriginIsRefused() async throws {
-        let elsewhere = try await FakeHTTPServer.start { _ in .json(200, #"{"tags":["from-elsewhere"]}"#) }
-        defer { Task { await elsewhere.stop() } }
+        let elsewhere = try await InProcessRegistry.start()
+        defer { Task { try? await elsewhere.shutdown() } }
         for next in ["http://localhost:\(elsewhere.port)/v2/app/tags/list?last=a", "file:///etc/passwd", "ftp://127.0.0.1/x"] {
             elsewhere.resetRequests()
-            _ = try await withFake({ req in
-                if req.path == "/v2/" { return .json(200, "{}") }
-                return .json(200, #"{"tags":["a"]}"#, headers: ["Link": "<\(next)>; rel=\"next\""])
-            }) { server, client in
+            let page = InProcessRegistry.Fault.Behavior.respond(status: 200, headers: ["Content-Type": "application/json", "Link": "<\(next)>; rel=\"next\""],
+                                                                body: Array(#"{"tags":["a"]}"#.utf8))
+            _ = try await withInProcess(faults: [.init(nil, "/v2/app/tags/list", page)]) { server, client in
                 await assertThrows("Link to \(next)", {
                     let tags = try await client.repository(host: server.host, name: "app").tags()
                     XCTFail("followed a Link to \(next): \(tags)")
@@ -549,39 +527,37 @@ final class HostileRegistryTests: XCTestCase {
     func testCredentialsNeverFollowAnUploadLocationToAnotherHost() async throws {
         let bytes = HostileImage.pattern(5000)
         let d = Descriptor.of(bytes, mediaType: "application/octet-stream")
-        let received = Locked<[UInt8]?>(nil)
-        let storage = try await FakeHTTPServer.start { req in
-            guard req.method == "PUT", req.queryValue("digest") == d.digest.description else { return .status(400) }
-            received.withLock { $0 = req.body }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": d.digest.description])
-        }
+        // The other host is a second registry, reached as "localhost" (another origin than "127.0.0.1"), whose
+        // upload session the first one hands out from a scripted POST.
+        let storage = try await InProcessRegistry.start()
         let keyring = Keyring()
         do {
-            try await withFake(configuration: testConfiguration(credentials: keyring), { req in
-                guard req.headers["Authorization"] != nil else {
-                    return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
-                }
-                if req.path == "/v2/" { return .json(200, "{}") }
-                if req.method == "HEAD" { return .status(404) }
-                if req.method == "POST" {
-                    return FakeResponse(status: 202, headers: ["Location": "http://localhost:\(storage.port)/upload/1?_state=abc"])
-                }
-                return .status(404)
-            }) { server, client in
+            let session = try await storage.startUploadSession(in: "app")
+            storage.resetRequests()
+            let users = [InProcessRegistry.User("user", password: "SECRET-PW")]
+            let location = "http://localhost:\(storage.port)\(session)?_state=abc"
+            try await withInProcess(.init(auth: .basic(users)),
+                                    faults: [.init("POST", "/v2/app/blobs/uploads/", .respond(status: 202, headers: ["Location": location]))],
+                                    configuration: testConfiguration(credentials: keyring)) { server, client in
                 keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
                 try await client.repository(host: server.host, name: "app", access: .push).push(d, source: .bytes(bytes))
-                XCTAssertTrue(server.requests().contains { $0.method == "POST" && $0.headers["Authorization"] != nil })
+                XCTAssertTrue(server.requests().contains { $0.method == "POST" && $0.header("Authorization") != nil })
             }
-            XCTAssertTrue(received.withLock { $0 } == bytes)
-            XCTAssertFalse(storage.requests().isEmpty)
-            for request in storage.requests() {
-                XCTAssertNil(request.headers["Authorization"], "credentials were sent to an upload Location on another host")
+            let requests = storage.requests()
+            let stored = try await withInProcessClient(storage) { client in
+                try await client.repository(host: storage.host, name: "app").fetchAll(d)
+            }
+            XCTAssertTrue(stored == bytes)
+            XCTAssertFalse(requests.isEmpty)
+            XCTAssertTrue(requests.contains { $0.method == "PUT" && $0.path == session && $0.status == 201 })
+            for request in requests {
+                XCTAssertNil(request.header("Authorization"), "credentials were sent to an upload Location on another host")
             }
         } catch {
-            await storage.stop()
+            try? await storage.shutdown()
             throw error
         }
-        await storage.stop()
+        try await storage.shutdown()
     }
 
     // A layer's foreign `urls` (a manifest names where else the blob lives) are not followed by default: the
@@ -590,21 +566,21 @@ final class HostileRegistryTests: XCTestCase {
     // Schemes other than http(s), and plain HTTP to a public host under the default policy, are never followed.
     func testForeignLayerURLsAreOptInGetNoCredentialsAndAreVerified() async throws {
         let bytes = HostileImage.pattern(3000)
-        let served = Locked(bytes)
-        let foreign = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: served.withLock { $0 }) }
-        defer { Task { await foreign.stop() } }
+        // The foreign host is a second registry without auth holding the layer, reached as "localhost".
+        let foreign = try await InProcessRegistry.start()
+        defer { Task { try? await foreign.shutdown() } }
         var layer = Descriptor.of(bytes, mediaType: MediaType.dockerForeignLayerGzip)
-        layer.urls = ["file:///etc/passwd", "http://192.0.2.1:9/unroutable-public-host",
-                      "http://localhost:\(foreign.port)/layers/\(layer.digest.encoded)"]
-        let registryHandler: @Sendable (FakeRequest) -> FakeResponse = { req in
-            guard req.headers["Authorization"] != nil else {
-                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Basic realm="r""#])
-            }
-            return req.path == "/v2/" ? .json(200, "{}") : .registryError(404, code: "BLOB_UNKNOWN")
+        try await withInProcessClient(foreign) { client in
+            try await foreign.seedBlob(bytes, in: "app", client: client, mediaType: layer.mediaType)
         }
+        foreign.resetRequests()
+        layer.urls = ["file:///etc/passwd", "http://192.0.2.1:9/unroutable-public-host",
+                      "http://localhost:\(foreign.port)/v2/app/blobs/\(layer.digest)"]
+        // The registry asks for Basic credentials and lacks the blob (404 BLOB_UNKNOWN).
+        let registry = InProcessRegistry.Configuration(auth: .basic([InProcessRegistry.User("user", password: "SECRET-PW")]))
 
         let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), registryHandler) { server, client in
+        try await withInProcess(registry, configuration: testConfiguration(credentials: keyring)) { server, client in
             keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
             let repo = client.repository(host: server.host, name: "app")
             await assertThrows("foreign URLs off: the registry is asked", { _ = try await repo.fetchAll(layer) }) { error in
@@ -616,17 +592,17 @@ final class HostileRegistryTests: XCTestCase {
 
         var config = testConfiguration(credentials: keyring)
         config.followsForeignURLs = true
-        try await withFake(configuration: config, registryHandler) { server, client in
+        try await withInProcess(registry, configuration: config) { server, client in
             keyring.add(address: server.host, credential: Credential(username: "user", password: "SECRET-PW"))
             let repo = client.repository(host: server.host, name: "app")
             let fetched = try await repo.fetchAll(layer)
             XCTAssertTrue(fetched == bytes)
-            served.withLock { $0 = $0.map { $0 ^ 0x01 } }
+            foreign.addFault(.init("GET", "/v2/app/blobs/*", .corruptBody))
             await assertThrows("wrong bytes at the foreign URL", { _ = try await repo.fetchAll(layer) }) { isDigestMismatch($0) }
         }
         XCTAssertEqual(foreign.requests().count, 2)
         for request in foreign.requests() {
-            XCTAssertNil(request.headers["Authorization"], "credentials were sent to a foreign layer URL")
+            XCTAssertNil(request.header("Authorization"), "credentials were sent to a foreign layer URL")
         }
     }
 
@@ -719,8 +695,8 @@ final class HostileRegistryTests: XCTestCase {
         let image = HostileImage.make(layers: [HostileImage.pattern(2000)])
         let layer = image.layerDescriptors[0]
         let manifest = image.manifestDescriptor
-        let fake = FakeRegistry()
-        image.install(in: fake, tag: "v1")
+        // FakeHTTPServer: Content-Length that lies about the bytes on the socket; the in-process registry frames
+        // every body correctly.
         try await withFake({ req in
             let path = req.path
             if path.hasSuffix("/manifests/huge") {
@@ -738,7 +714,7 @@ final class HostileRegistryTests: XCTestCase {
             if path.hasSuffix("/blobs/\(layer.digest)"), req.method == "GET" {
                 return FakeResponse(status: 200, headers: ["Content-Length": "\(layer.size - 100)", "Connection": "close"], body: image.layers[0])
             }
-            return serve(fake, req)
+            return image.serve(req, tag: "v1")
         }) { server, client in
             let repo = client.repository(host: server.host, name: "app")
             await assertThrows("HEAD too large", { _ = try await repo.resolve("huge") }) { error in
@@ -831,9 +807,8 @@ final class HostileRegistryTests: XCTestCase {
     // Tags and digests are validated before they become registry URLs: a reference with "..", "/", "?" or
     // "#" is an invalid argument, and no request is sent with it.
     func testRemoteReferencesAreValidatedBeforeTheyBecomeURLs() async throws {
-        let fake = FakeRegistry()
-        try await withFake({ serve(fake, $0) }) { server, client in
-            let repo = client.repository(host: server.host, name: "app", access: .push)
+        try await withInProcess { registry, client in
+            let repo = client.repository(host: registry.host, name: "app", access: .push)
             for reference in ["../../x", "..", "a/b", "v1?n=1", "v1#x", "sha256:../../x", "x y"] {
                 await assertThrows("resolve \(reference)", { _ = try await repo.resolve(reference) }) { error in
                     if case RegistryError.invalidArgument = error { return true }
@@ -850,7 +825,7 @@ final class HostileRegistryTests: XCTestCase {
                     return false
                 }
             }
-            let sent = registryRequests(server).filter { $0.path.contains("/manifests/") }
+            let sent = registry.requests().filter { $0.path.contains("/manifests/") }
             XCTAssertEqual(sent.map(\.uri), [], "requests were sent with invalid references")
         }
     }
@@ -944,10 +919,36 @@ private struct HostileImage {
         (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
     }
 
-    func install(in fake: FakeRegistry, tag: String?) {
-        _ = fake.addBlob(config)
-        for layer in layers { _ = fake.addBlob(layer) }
-        if let tag { _ = fake.addManifest(manifestBytes, mediaType: MediaType.ociManifest, tag: tag) }
+    /// Pushes the blobs into `app`, and the manifest as `tag` when given.
+    func install(in registry: InProcessRegistry, client: RegistryClient, tag: String?) async throws {
+        try await registry.seedBlob(config, in: "app", client: client, mediaType: MediaType.ociConfig)
+        for layer in layers { try await registry.seedBlob(layer, in: "app", client: client, mediaType: MediaType.ociLayerGzip) }
+        if let tag { try await registry.seedManifest(manifestBytes, mediaType: MediaType.ociManifest, tag: tag, in: "app", client: client) }
+    }
+
+    /// The image as a FakeHTTPServer answer (for the tests a registry cannot serve): `/v2/`, the manifest by
+    /// `tag` and digest, the blobs by digest; HEAD answered as a registry does, the GET's headers and the body's
+    /// length as Content-Length, without the body.
+    func serve(_ req: FakeRequest, tag: String) -> FakeResponse {
+        let path = req.path
+        if path == "/v2/" || path == "/v2" { return .json(200, "{}") }
+        var response: FakeResponse
+        if path == "/v2/app/manifests/\(tag)" || path == "/v2/app/manifests/\(manifestDescriptor.digest)" {
+            response = FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
+                                                           "Docker-Content-Digest": manifestDescriptor.digest.description],
+                                    body: manifestBytes)
+        } else if let blob = zip([configDescriptor] + layerDescriptors, [config] + layers)
+            .first(where: { path == "/v2/app/blobs/\($0.0.digest)" }) {
+            response = FakeResponse(status: 200, headers: ["Docker-Content-Digest": blob.0.digest.description,
+                                                           "Content-Type": "application/octet-stream"], body: blob.1)
+        } else {
+            return .registryError(404, code: path.contains("/manifests/") ? "MANIFEST_UNKNOWN" : "BLOB_UNKNOWN")
+        }
+        if req.method == "HEAD" {
+            response.headers["Content-Length"] = "\(response.body.count)"
+            response.body = []
+        }
+        return response
     }
 
     /// The layout path of the manifest.
@@ -960,16 +961,17 @@ private struct HostileImage {
     }
 }
 
-/// `FakeRegistry`'s answer, with HEAD answered as a registry does: the GET's headers and the body's length as
-/// Content-Length, without the body.
-private func serve(_ fake: FakeRegistry, _ req: FakeRequest) -> FakeResponse {
-    guard req.method == "HEAD" else { return fake.handle(req) ?? .status(404) }
-    var get = req
-    get.method = "GET"
-    guard var response = fake.handle(get) else { return .status(404) }
-    response.headers["Content-Length"] = "\(response.body.count)"
-    response.body = []
-    return response
+/// Runs `body` with a fresh client for `registry` (fast retries), shut down afterwards.
+private func withInProcessClient<T: Sendable>(_ registry: InProcessRegistry, _ body: (RegistryClient) async throws -> T) async throws -> T {
+    let client = try RegistryClient(configuration: testConfiguration())
+    do {
+        let result = try await body(client)
+        try? await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
 }
 
 /// A temporary root with a layout, a cache and an output directory.

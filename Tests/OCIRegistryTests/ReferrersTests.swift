@@ -100,45 +100,47 @@ final class ReferrersTests: XCTestCase {
     /// tag to the subject itself (here an index, whose children are not referrers), and Harbor 2.7 answers the
     /// referrers API it lacks with 401 and no challenge while the tag schema works.
     func testReferrersFromRegistriesThatDeviate() async throws {
-        let fake = FakeRegistry()
-        let child = fake.addManifest(try JSONCoding.encode(Manifest(config: EmptyJSON.descriptor, layers: [])),
-                                     mediaType: MediaType.ociManifest)
+        let childBytes = try JSONCoding.encode(Manifest(config: EmptyJSON.descriptor, layers: []))
+        let child = Descriptor.of(childBytes, mediaType: MediaType.ociManifest)
         let subjectBytes = try JSONCoding.encode(ImageIndex(manifests: [child]))
-        let subject = fake.addManifest(subjectBytes, mediaType: MediaType.ociIndex)
+        let subject = Descriptor.of(subjectBytes, mediaType: MediaType.ociIndex)
         let fallbackTag = RemoteRepository.referrersTag(for: subject.digest)
         var referrer = child
         referrer.artifactType = "application/vnd.example.sig"
         let fallbackIndex = try JSONCoding.encode(ImageIndex(manifests: [referrer]))
+        /// The child and the subject in `app`, and `fallback` under the referrers tag.
+        func seed(_ registry: InProcessRegistry, _ client: RegistryClient, fallback: [UInt8]) async throws {
+            let empty = try await registry.seedBlob(Array("{}".utf8), in: "app", client: client, mediaType: MediaType.ociEmpty)
+            XCTAssertEqual(empty, EmptyJSON.descriptor)
+            try await registry.seedManifest(childBytes, mediaType: MediaType.ociManifest, in: "app", client: client)
+            try await registry.seedManifest(subjectBytes, mediaType: MediaType.ociIndex, in: "app", client: client)
+            try await registry.seedManifest(fallback, mediaType: MediaType.ociIndex, tag: fallbackTag, in: "app", client: client)
+        }
+        let unauthorized = Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)
 
         // GitLab: the tag is the subject.
-        try await withFake({ req in
-            if req.path.contains("/referrers/") { return .registryError(404, code: "NAME_UNKNOWN") }
-            if req.path.hasSuffix("/manifests/\(fallbackTag)") {
-                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociIndex], body: req.method == "HEAD" ? [] : subjectBytes)
-            }
-            return fake.handle(req) ?? .status(404)
-        }) { server, client in
-            let found = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+        try await withInProcess { registry, client in
+            try await seed(registry, client, fallback: subjectBytes)
+            registry.addFault(.init(nil, "/v2/app/referrers/*",
+                                    .respond(status: 404, headers: ["Content-Type": "application/json"],
+                                             body: Array(#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#.utf8))))
+            let found = try await client.repository(host: registry.host, name: "app").referrers(of: subject.digest)
             XCTAssertEqual(found, [], "the subject's own children were taken for referrers")
         }
 
         // Harbor 2.7: 401 without a challenge from the referrers API; the tag schema answers.
-        try await withFake({ req in
-            if req.path.contains("/referrers/") { return FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }
-            if req.path.hasSuffix("/manifests/\(fallbackTag)") {
-                return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociIndex], body: req.method == "HEAD" ? [] : fallbackIndex)
-            }
-            return fake.handle(req) ?? .status(404)
-        }) { server, client in
-            let found = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+        try await withInProcess { registry, client in
+            try await seed(registry, client, fallback: fallbackIndex)
+            registry.addFault(.init(nil, "/v2/app/referrers/*", .respond(status: 401, body: unauthorized)))
+            let found = try await client.repository(host: registry.host, name: "app").referrers(of: subject.digest)
             XCTAssertEqual(found.map(\.digest), [child.digest])
             XCTAssertEqual(found.first?.artifactType, "application/vnd.example.sig")
         }
 
         // A 401 from both is the error.
-        try await withFake({ _ in FakeResponse(status: 401, body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)) }) { server, client in
+        try await withInProcess(faults: [.init(nil, "/v2/**", .respond(status: 401, body: unauthorized))]) { registry, client in
             do {
-                _ = try await client.repository(host: server.host, name: "app").referrers(of: subject.digest)
+                _ = try await client.repository(host: registry.host, name: "app").referrers(of: subject.digest)
                 XCTFail("referrers without access succeeded")
             } catch let error as RegistryError {
                 XCTAssertTrue(error.isUnauthorized, "\(error)")

@@ -12,28 +12,28 @@ import OCITesting
 import OCITestFixtures
 import XCTest
 
-/// Protocol behaviour a real registry cannot be made to show, against an in-process fake.
+/// Protocol behaviour a real registry cannot be made to show, against InProcessRegistry with faults (FakeHTTPServer
+/// where only scripted token endpoints will do).
 final class RegistryClientTests: XCTestCase {
 
     // L1 / F22: the first request is exactly /tags/list?n=1000; relative and absolute Links are followed.
     func testListTagsFollowsRelativeAndAbsoluteLinks() async throws {
-        let base = Locked("")
-        let tags = try await withFake({ req in
-            switch (req.path, req.queryValue("last")) {
-            case ("/v2/", _): return .json(200, "{}")
-            case ("/v2/myproject/repo/myimage/tags/list", nil):
-                return .json(200, #"{"tags":["0.0.1","0.0.2"]}"#, headers: ["Link": #"</v2/myproject/repo/myimage/tags/list?last=0.0.2&n=1000>; rel="next""#])
-            case ("/v2/myproject/repo/myimage/tags/list", "0.0.2"):
-                let abs = base.withLock { $0 } + "/v2/myproject/repo/myimage/tags/list?last=0.0.3&n=1000"
-                return .json(200, #"{"tags":["0.0.3"]}"#, headers: ["Link": "<\(abs)>; rel=\"next\""])
-            case ("/v2/myproject/repo/myimage/tags/list", "0.0.3"):
-                return .json(200, #"{"tags":["0.0.4"]}"#)
-            default: return .status(404)
+        let tags = try await withInProcess { registry, client in
+            // Three scripted pages, in order: a relative Link, an absolute one, none.
+            let path = "/v2/myproject/repo/myimage/tags/list"
+            func page(_ json: String, link: String?) -> InProcessRegistry.Fault {
+                var headers = ["Content-Type": "application/json"]
+                if let link { headers["Link"] = "<\(link)>; rel=\"next\"" }
+                return .init("GET", path, .respond(status: 200, headers: headers, body: Array(json.utf8)), times: 1)
             }
-        }) { server, client in
-            base.withLock { $0 = server.baseURL }
-            let tags = try await client.repository(host: server.host, name: "myproject/repo/myimage").tags()
-            let listRequests = registryRequests(server).filter { $0.path.hasSuffix("/tags/list") }
+            registry.setFaults([
+                page(#"{"tags":["0.0.1","0.0.2"]}"#, link: path + "?last=0.0.2&n=1000"),
+                page(#"{"tags":["0.0.3"]}"#, link: registry.baseURL + path + "?last=0.0.3&n=1000"),
+                page(#"{"tags":["0.0.4"]}"#, link: nil),
+            ])
+            let tags = try await client.repository(host: registry.host, name: "myproject/repo/myimage").tags()
+            let listRequests = registry.requests().filter { $0.path.hasSuffix("/tags/list") }
+            XCTAssertEqual(listRequests.map { $0.queryValue("last") }, [nil, "0.0.2", "0.0.3"])
             XCTAssertEqual(listRequests.first?.uri, "/v2/myproject/repo/myimage/tags/list?n=1000")
             XCTAssertEqual(listRequests.count, 3)
             return tags
@@ -43,20 +43,16 @@ final class RegistryClientTests: XCTestCase {
 
     // L2 / F23: catalog request, host-prefixed names, segment-aware prefix, bare host lists all.
     func testListRepositoriesFiltersBySegment() async throws {
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path == "/v2/_catalog" {
-                return .json(200, #"{"repositories":["myproject/repo/image1","myproject/repo/image2","myproject/repository","other/x"]}"#)
-            }
-            return .status(404)
-        }) { server, client in
+        let catalog = #"{"repositories":["myproject/repo/image1","myproject/repo/image2","myproject/repository","other/x"]}"#
+        try await withInProcess(faults: [.init("GET", "/v2/_catalog", .respond(status: 200, headers: ["Content-Type": "application/json"],
+                                                                              body: Array(catalog.utf8)))]) { server, client in
             let ociClient = try GoClient(options: {
                 var o = GoClientOptions(); o.registry = testConfiguration(); o.registry.credentials = Keyring(); return o
             }())
             defer { Task { try? await ociClient.shutdown() } }
             let repos = try await ociClient.listRepositories("\(server.host)/myproject/repo")
             XCTAssertEqual(repos, ["\(server.host)/myproject/repo/image1", "\(server.host)/myproject/repo/image2"])
-            XCTAssertEqual(registryRequests(server).first { $0.path == "/v2/_catalog" }?.uri, "/v2/_catalog?n=1000")
+            XCTAssertEqual(server.requests().first { $0.path == "/v2/_catalog" }?.uri, "/v2/_catalog?n=1000")
             let all = try await client.repositories(host: server.host)
             XCTAssertEqual(all.count, 4)
         }
@@ -64,21 +60,22 @@ final class RegistryClientTests: XCTestCase {
 
     // F24: a non-JSON error body keeps its status; a JSON one is decoded.
     func testErrorBodies() async throws {
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path == "/v2/a/tags/list" { return FakeResponse(status: 502, text: "<html>bad gateway</html>") }
-            if req.path == "/v2/b/tags/list" { return .registryError(404, code: "NAME_UNKNOWN", message: "repository name not known to registry") }
-            return .status(404)
-        }) { server, client in
+        let faults: [InProcessRegistry.Fault] = [
+            .init(nil, "/v2/a/tags/list", .respond(status: 502, headers: ["Content-Type": "text/plain; charset=utf-8"],
+                                                   body: Array("<html>bad gateway</html>".utf8))),
+            .init(nil, "/v2/b/tags/list", .respond(status: 404, headers: ["Content-Type": "application/json"],
+                                                   body: Array(#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#.utf8))),
+        ]
+        try await withInProcess(faults: faults) { registry, client in
             do {
-                _ = try await client.repository(host: server.host, name: "a").tags()
+                _ = try await client.repository(host: registry.host, name: "a").tags()
                 XCTFail("expected an error")
             } catch let error as RegistryError {
                 XCTAssertTrue(error.description.contains("status code 502"), error.description)
                 XCTAssertTrue(error.description.contains("bad gateway"), error.description)
             }
             do {
-                _ = try await client.repository(host: server.host, name: "b").tags()
+                _ = try await client.repository(host: registry.host, name: "b").tags()
                 XCTFail("expected an error")
             } catch let error as RegistryError {
                 XCTAssertTrue(error.isNotFound)
@@ -91,19 +88,16 @@ final class RegistryClientTests: XCTestCase {
     func testResolveWithoutDigestHeaderHashesTheBody() async throws {
         let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
         let blob = Array("blob".utf8)
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.path == "/v2/r/manifests/v1" {
-                XCTAssertTrue((req.headers["Accept"] ?? "").contains(MediaType.ociIndex))
-                XCTAssertTrue((req.headers["Accept"] ?? "").contains(MediaType.dockerManifest))
-                return FakeResponse(status: 200, headers: ["Content-Type": "application/vnd.oci.image.manifest.v1+json; charset=utf-8"],
-                                    body: req.method == "HEAD" ? [] : manifest)
-            }
-            if req.path.hasPrefix("/v2/r/manifests/sha256:") { return .registryError(404, code: "MANIFEST_UNKNOWN") }
-            if req.path == "/v2/r/blobs/\(OCIDigest.of(blob))" { return FakeResponse(status: 200, headers: ["Content-Length": "4"]) }
-            return .status(404)
-        }) { server, client in
-            let repo = client.repository(host: server.host, name: "r")
+        // The tag answered without Docker-Content-Digest and with a parameter on the type; the blob is the registry's.
+        let contentType = "application/vnd.oci.image.manifest.v1+json; charset=utf-8"
+        let faults: [InProcessRegistry.Fault] = [
+            .init("HEAD", "/v2/r/manifests/v1", .respond(status: 200, headers: ["Content-Type": contentType])),
+            .init("GET", "/v2/r/manifests/v1", .respond(status: 200, headers: ["Content-Type": contentType], body: manifest)),
+        ]
+        try await withInProcess(faults: faults) { registry, client in
+            try await registry.seedBlob(blob, in: "r", client: client)
+            registry.resetRequests()
+            let repo = client.repository(host: registry.host, name: "r")
             let d = try await repo.resolve("v1")
             XCTAssertEqual(d.digest, OCIDigest.of(manifest))
             XCTAssertEqual(d.size, Int64(manifest.count))
@@ -113,10 +107,14 @@ final class RegistryClientTests: XCTestCase {
             XCTAssertEqual(b.size, 4)
             // The tag: HEAD, then GET for want of a digest. The digest: HEAD on manifests, then HEAD on blobs
             // after the 404, and never a GET.
-            XCTAssertEqual(registryRequests(server).filter { $0.path.hasPrefix("/v2/r/") }.map { "\($0.method) \($0.path)" }, [
+            XCTAssertEqual(registry.requests().filter { $0.path.hasPrefix("/v2/r/") }.map { "\($0.method) \($0.path)" }, [
                 "HEAD /v2/r/manifests/v1", "GET /v2/r/manifests/v1",
                 "HEAD /v2/r/manifests/\(OCIDigest.of(blob))", "HEAD /v2/r/blobs/\(OCIDigest.of(blob))",
             ])
+            for request in registry.requests() where request.path == "/v2/r/manifests/v1" {
+                XCTAssertTrue((request.header("Accept") ?? "").contains(MediaType.ociIndex))
+                XCTAssertTrue((request.header("Accept") ?? "").contains(MediaType.dockerManifest))
+            }
         }
     }
 
@@ -124,12 +122,9 @@ final class RegistryClientTests: XCTestCase {
     func testFetchDetectsWrongContent() async throws {
         let good = Array("the right bytes".utf8)
         let d = Descriptor.of(good, mediaType: "application/octet-stream")
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            return FakeResponse(status: 200, body: Array("the wrong bytes".utf8))
-        }) { server, client in
+        try await withInProcess(faults: [.init(nil, "/v2/**/blobs/*", .respond(status: 200, body: Array("the wrong bytes".utf8)))]) { registry, client in
             do {
-                _ = try await client.repository(host: server.host, name: "r").fetchAll(d, limit: 1 << 20)
+                _ = try await client.repository(host: registry.host, name: "r").fetchAll(d, limit: 1 << 20)
                 XCTFail("expected a digest mismatch")
             } catch ContentError.digestMismatch(let expected, _) {
                 XCTAssertEqual(expected, d.digest)
@@ -143,17 +138,11 @@ final class RegistryClientTests: XCTestCase {
         for i in blob.indices { blob[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
         let d = Descriptor.of(blob, mediaType: "application/octet-stream")
         let bytesCopy = blob
-        let result = try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if let range = req.headers["Range"], range.hasPrefix("bytes="),
-               let start = Int(range.dropFirst(6).split(separator: "-").first ?? "") {
-                return FakeResponse(status: 206, headers: ["Content-Range": "bytes \(start)-\(bytesCopy.count - 1)/\(bytesCopy.count)"],
-                                    body: Array(bytesCopy[start...]))
-            }
-            return FakeResponse(status: 200, body: bytesCopy, behavior: .cutAfter(bytes: 100_000))
-        }) { server, client in
-            let got = try await client.repository(host: server.host, name: "r").fetchAll(d, limit: 1 << 20)
-            XCTAssertTrue(registryRequests(server).contains { $0.headers["Range"] != nil })
+        let result = try await withInProcess { registry, client in
+            try await registry.seedBlob(bytesCopy, in: "r", client: client)
+            registry.addFault(.init("GET", "/v2/r/blobs/\(d.digest)", .cutBody(afterBytes: 100_000), times: 1))
+            let got = try await client.repository(host: registry.host, name: "r").fetchAll(d, limit: 1 << 20)
+            XCTAssertTrue(registry.requests().contains { $0.header("Range") != nil })
             return got
         }
         XCTAssertEqual(result, blob)
@@ -161,61 +150,58 @@ final class RegistryClientTests: XCTestCase {
 
     // F48: 503 twice, then success; 429 with Retry-After is honoured.
     func testRetriesServerErrorsAndRateLimits() async throws {
-        let count = Locked(0)
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            let n = count.withLock { c -> Int in c += 1; return c }
-            if n == 1 { return FakeResponse(status: 429, headers: ["Retry-After": "0"]) }
-            if n <= 3 { return .status(503) }
-            return .json(200, #"{"tags":["ok"]}"#)
-        }) { server, client in
-            let tags = try await client.repository(host: server.host, name: "r").tags()
+        try await withInProcess { registry, client in
+            let config = try await registry.seedBlob(Array("{}".utf8), in: "r", client: client, mediaType: MediaType.ociConfig)
+            try await registry.seedManifest(try JSONCoding.encode(Manifest(config: config, layers: [])), mediaType: MediaType.ociManifest,
+                                            tag: "ok", in: "r", client: client)
+            registry.addFault(.init(nil, "/v2/r/tags/list", .status(429, retryAfter: 0), times: 1))
+            registry.addFault(.init(nil, "/v2/r/tags/list", .status(503), times: 2))
+            let tags = try await client.repository(host: registry.host, name: "r").tags()
             XCTAssertEqual(tags, ["ok"])
-            XCTAssertEqual(count.withLock { $0 }, 4)
+            XCTAssertEqual(registry.requestCount(nil, "/v2/r/tags/list"), 4)
         }
     }
 
     // F15: an existing blob is not uploaded; relative and absolute Locations are honoured.
     func testPushBlobSkipsExistingAndFollowsLocations() async throws {
-        let fake = FakeRegistry()
-        let existing = fake.addBlob(Array("already there".utf8))
-        let absolute = Locked(false)
-        let base = Locked("")
-        try await withFake({ req in
-            if req.method == "POST", req.path.hasSuffix("/blobs/uploads/"), absolute.withLock({ $0 }) {
-                return FakeResponse(status: 202, headers: ["Location": base.withLock { $0 } + "/v2/upload/99?_state=x"])
-            }
-            return fake.handle(req) ?? .status(404)
-        }) { server, client in
-            base.withLock { $0 = server.baseURL }
-            let repo = client.repository(host: server.host, name: "r", access: .push)
+        try await withInProcess { registry, client in
+            let existing = try await registry.seedBlob(Array("already there".utf8), in: "r", client: client)
+            registry.resetRequests()
+            let repo = client.repository(host: registry.host, name: "r", access: .push)
             try await repo.push(existing, content: ByteStream(bytes: Array("already there".utf8)))
-            XCTAssertFalse(registryRequests(server).contains { $0.method == "POST" })
+            XCTAssertFalse(registry.requests().contains { $0.method == "POST" })
 
+            // A relative Location with a query of its own: the registry's session, handed out by a scripted POST.
+            let session = try await registry.startUploadSession(in: "r")
+            registry.addFault(.init("POST", "/v2/r/blobs/uploads/",
+                                    .respond(status: 202, headers: ["Location": session + "?_state=abc", "Range": "0-0"]), times: 1))
+            registry.resetRequests()
             let newBytes = Array("new content".utf8)
             let newBlob = Descriptor.of(newBytes, mediaType: "application/octet-stream")
             try await repo.push(newBlob, content: ByteStream(bytes: newBytes))
-            let put = registryRequests(server).first { $0.method == "PUT" }
-            XCTAssertEqual(put?.path, "/v2/upload/1")
+            let put = registry.requests().first { $0.method == "PUT" }
+            XCTAssertEqual(put?.path, session)
             XCTAssertEqual(put?.queryValue("_state"), "abc")
             XCTAssertEqual(put?.queryValue("digest"), newBlob.digest.description)
-            XCTAssertEqual(put?.body, newBytes)
+            XCTAssertEqual(put?.bodyLength, newBytes.count)
+            XCTAssertEqual(put?.status, 201)
+            let stored = try await repo.fetchAll(newBlob)
+            XCTAssertEqual(stored, newBytes)
 
-            absolute.withLock { $0 = true }
+            // An absolute Location.
+            let second = try await registry.startUploadSession(in: "r")
+            registry.addFault(.init("POST", "/v2/r/blobs/uploads/",
+                                    .respond(status: 202, headers: ["Location": registry.baseURL + second + "?_state=x"]), times: 1))
             let third = Array("third".utf8)
             try await repo.push(Descriptor.of(third, mediaType: "x"), content: ByteStream(bytes: third))
-            XCTAssertTrue(registryRequests(server).contains { $0.method == "PUT" && $0.path == "/v2/upload/99" })
+            XCTAssertTrue(registry.requests().contains { $0.method == "PUT" && $0.path == second && $0.status == 201 })
         }
     }
 
     // F15: a registry that reports another digest after the upload fails the push.
     func testPushBlobRejectsWrongDigestFromRegistry() async throws {
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            if req.method == "HEAD" { return .status(404) }
-            if req.method == "POST" { return FakeResponse(status: 202, headers: ["Location": "/v2/up/1"]) }
-            return FakeResponse(status: 201, headers: ["Docker-Content-Digest": OCIDigest.of(Array("other".utf8)).description])
-        }) { server, client in
+        let other = OCIDigest.of(Array("other".utf8)).description
+        try await withInProcess(faults: [.init("PUT", "/v2/r/blobs/uploads/*", .respond(status: 201, headers: ["Docker-Content-Digest": other]))]) { server, client in
             let bytes = Array("mine".utf8)
             do {
                 try await client.repository(host: server.host, name: "r", access: .push)
@@ -229,45 +215,41 @@ final class RegistryClientTests: XCTestCase {
 
     // F8 / F9: the bearer flow asks for the exact scopes, reads access_token, and one token serves a whole pull.
     func testBearerScopesAndTokenReuse() async throws {
-        let fake = FakeRegistry()
-        let config = fake.addBlob(Array("{}".utf8))
-        let layers = (1...3).map { fake.addBlob(Array("layer \($0)".utf8)) }
-        let manifest = try JSONCoding.encode(Manifest(config: config, layers: layers))
-        _ = fake.addManifest(manifest, mediaType: MediaType.ociManifest, tag: "v1")
-        let scopesSeen = Locked<[String]>([])
-        let realm = Locked("")
         let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), { req in
-            if req.path == "/token" {
-                scopesSeen.withLock { $0.append(contentsOf: req.queryValues("scope")) }
-                XCTAssertNotNil(req.headers["Authorization"])
-                return .json(200, #"{"access_token":"tok-\#(req.queryValues("scope").joined(separator: "+"))","expires_in":300}"#)
-            }
-            let challenge = "Bearer realm=\"\(realm.withLock { $0 })\",service=\"fake\""
-            guard let auth = req.headers["Authorization"], auth.hasPrefix("Bearer tok-") else {
-                return FakeResponse(status: 401, headers: ["WWW-Authenticate": challenge])
-            }
-            if req.path == "/v2/_catalog" { return .json(200, #"{"repositories":[]}"#) }
-            return fake.handle(req) ?? .status(404)
-        }) { server, client in
-            realm.withLock { $0 = server.baseURL + "/token" }
-            _ = keyring.add(address: server.host, credential: Credential(username: "u", password: "p"))
-            let repo = client.repository(host: server.host, name: "ns/app")
+        let users = [InProcessRegistry.User("u", password: "p")]
+        try await withInProcess(.init(auth: .token(users)), configuration: testConfiguration(credentials: keyring)) { registry, client in
+            _ = keyring.add(address: registry.host, credential: Credential(username: "u", password: "p"))
+            // Seeded through another client, so the counters below are the pull's alone.
+            let seeder = try RegistryClient(configuration: testConfiguration(credentials: keyring))
+            let config = try await registry.seedBlob(Array("{}".utf8), in: "ns/app", client: seeder)
+            var layers: [Descriptor] = []
+            for i in 1...3 { layers.append(try await registry.seedBlob(Array("layer \(i)".utf8), in: "ns/app", client: seeder)) }
+            let manifest = try JSONCoding.encode(Manifest(config: config, layers: layers))
+            try await registry.seedManifest(manifest, mediaType: MediaType.ociManifest, tag: "v1", in: "ns/app", client: seeder)
+            try? await seeder.shutdown()
+            registry.resetRequests()
+
+            let repo = client.repository(host: registry.host, name: "ns/app")
             let (d, bytes) = try await repo.fetchManifest("v1")
             XCTAssertEqual(bytes, manifest)
             for blob in try JSONCoding.decode(Manifest.self, from: bytes).blobs {
                 _ = try await repo.fetchAll(blob)
             }
             XCTAssertEqual(d.digest, OCIDigest.of(manifest))
-            let counters = await client.requestCounters(host: server.host)
+            let counters = await client.requestCounters(host: registry.host)
             XCTAssertEqual(counters.pings, 1)
             XCTAssertEqual(counters.tokens, 1)
 
-            let pushRepo = client.repository(host: server.host, name: "ns/app", access: .push)
+            let pushRepo = client.repository(host: registry.host, name: "ns/app", access: .push)
             let extra = Array("pushed".utf8)
             try await pushRepo.push(Descriptor.of(extra, mediaType: "x"), content: ByteStream(bytes: extra))
-            _ = try await client.repositories(host: server.host)
-            XCTAssertEqual(scopesSeen.withLock { $0 }, ["repository:ns/app:pull", "repository:ns/app:pull,push", "registry:catalog:*"])
+            _ = try await client.repositories(host: registry.host)
+            let tokenRequests = registry.requests().filter { $0.path == "/token" }
+            for request in tokenRequests { XCTAssertNotNil(request.header("Authorization")) }
+            let scopesSeen = tokenRequests.flatMap { $0.queryValues("scope") }
+            XCTAssertEqual(scopesSeen, ["repository:ns/app:pull", "repository:ns/app:pull,push", "registry:catalog:*"])
+            XCTAssertTrue(registry.requests().filter { $0.path.hasPrefix("/v2/") && $0.status == 200 }
+                .allSatisfy { $0.header("Authorization") == "Bearer <redacted>" }, "served only with a token")
         }
     }
 
@@ -323,23 +305,24 @@ final class RegistryClientTests: XCTestCase {
     func testRedirectsDropCredentialsAndLoopsFail() async throws {
         let blob = Array("stored elsewhere".utf8)
         let d = Descriptor.of(blob, mediaType: "application/octet-stream")
-        let storage = try await FakeHTTPServer.start { _ in FakeResponse(status: 200, body: blob) }
-        defer { Task { await storage.stop() } }
         let keyring = Keyring()
-        try await withFake(configuration: testConfiguration(credentials: keyring), { req in
-            if req.path == "/v2/" {
-                return req.headers["Authorization"] == nil
-                    ? FakeResponse(status: 401, headers: ["WWW-Authenticate": "Basic realm=\"r\""]) : .json(200, "{}")
-            }
-            if req.path.hasPrefix("/v2/loop/") { return .redirect(to: req.uri) }
-            return .redirect(to: storage.baseURL + "/bucket/object?sig=1", status: 307)
-        }) { server, client in
+        // Blob GETs of `r` redirect to the registry's blob host (another port: another origin), which stands for
+        // object storage; `loop` redirects to itself.
+        let faults: [InProcessRegistry.Fault] = [
+            .init("GET", "/v2/r/blobs/*", .redirectToBlobHost(status: 307)),
+            .init(nil, "/v2/loop/blobs/\(d.digest)", .redirect(to: "/v2/loop/blobs/\(d.digest)")),
+        ]
+        try await withInProcess(.init(auth: .basic([InProcessRegistry.User("user", password: "pw")]), blobHost: true),
+                                configuration: testConfiguration(credentials: keyring)) { server, client in
             _ = keyring.add(address: server.host, credential: Credential(username: "user", password: "pw"))
+            try await server.seedBlob(blob, in: "r", client: client)
+            server.setFaults(faults)
+            server.resetRequests()
             let got = try await client.repository(host: server.host, name: "r").fetchAll(d)
             XCTAssertEqual(got, blob)
-            XCTAssertTrue(registryRequests(server).contains { $0.headers["Authorization"] != nil })
-            XCTAssertEqual(storage.requests().count, 1)
-            XCTAssertNil(storage.requests().first?.headers["Authorization"])
+            XCTAssertTrue(server.requests().contains { $0.header("Authorization") != nil })
+            XCTAssertEqual(server.blobHostRequests().count, 1)
+            XCTAssertNil(server.blobHostRequests().first?.header("Authorization"))
             do {
                 _ = try await client.repository(host: server.host, name: "loop").fetchAll(d)
                 XCTFail("expected a redirect error")
@@ -352,10 +335,8 @@ final class RegistryClientTests: XCTestCase {
     // Manifests over 4 MiB are refused.
     func testOversizedManifestRefused() async throws {
         let big = [UInt8](repeating: 0x20, count: ContentLimits.maxManifestBytes + 10)
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest], body: big)
-        }) { server, client in
+        try await withInProcess(faults: [.init(nil, "/v2/r/manifests/*", .respond(status: 200, headers: ["Content-Type": MediaType.ociManifest],
+                                                                                 body: big))]) { server, client in
             do {
                 _ = try await client.repository(host: server.host, name: "r").fetchManifest("v1")
                 XCTFail("expected an error")
@@ -367,7 +348,7 @@ final class RegistryClientTests: XCTestCase {
 
     // F7: a plain-HTTP registry on a public-looking name is refused unless plain HTTP is allowed.
     func testPlainHTTPPolicy() async throws {
-        try await withFake({ _ in .json(200, #"{"tags":["x"]}"#) }) { server, _ in
+        try await withInProcess { server, _ in
             // "localhost" is allowed by default; a public name is not reachable here, so check the policy on the
             // classifier and that .never refuses loopback.
             XCTAssertTrue(HostClassifier.allowsPlainHTTPByDefault(server.host))
@@ -432,23 +413,22 @@ final class RegistryClientTests: XCTestCase {
         for (tag, expected) in [("v1", RateLimit(limit: 100, remaining: 5, windowSeconds: 21600, source: "me")),
                                 ("limited", RateLimit(limit: 100, remaining: 0, windowSeconds: 21600, source: nil)),
                                 ("plain", nil)] {
-            try await withFake({ req in
-                if req.path == "/v2/" { return .json(200, "{}") }
-                var headers = [("Content-Type", MediaType.ociManifest), ("Docker-Content-Digest", OCIDigest.of(manifest).description)]
-                switch tag {
-                case "v1":
-                    headers += [("RateLimit-Limit", "100;w=21600"), ("RateLimit-Remaining", "5;w=21600"),
-                                ("Docker-RateLimit-Source", "me")]
-                case "limited":
-                    return FakeResponse(status: 429, headers: ["RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600",
-                                                               "Retry-After": "3600"])
-                default: break
-                }
-                return FakeResponse(status: 200, headers: FakeHeaders(headers), body: req.method == "HEAD" ? [] : manifest)
-            }) { server, client in
+            var headers = ["Content-Type": MediaType.ociManifest, "Docker-Content-Digest": OCIDigest.of(manifest).description]
+            let behavior: InProcessRegistry.Fault.Behavior
+            switch tag {
+            case "v1":
+                headers.merge(["RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "5;w=21600", "Docker-RateLimit-Source": "me"]) { $1 }
+                behavior = .respond(status: 200, headers: headers, body: manifest)
+            case "limited":
+                behavior = .respond(status: 429, headers: ["RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600",
+                                                           "Retry-After": "3600"])
+            default:
+                behavior = .respond(status: 200, headers: headers, body: manifest)
+            }
+            try await withInProcess(faults: [.init(nil, "/v2/library/alpine/manifests/*", behavior)]) { server, client in
                 let limit = try await client.repository(host: server.host, name: "library/alpine").rateLimit(reference: tag)
                 XCTAssertEqual(limit, expected, tag)
-                let manifestRequests = registryRequests(server).filter { $0.path.contains("/manifests/") }
+                let manifestRequests = server.requests().filter { $0.path.contains("/manifests/") }
                 XCTAssertEqual(manifestRequests.map(\.method), ["HEAD"], tag)
             }
         }
@@ -464,15 +444,30 @@ final class RegistryClientTests: XCTestCase {
             func credential(forHost host: String, repository: String) async throws -> Credential? { throw Failure() }
         }
         for isPublic in [true, false] {
-            let realm = Locked("")
-            try await withFake(configuration: testConfiguration(credentials: BrokenStore()), { req in
-                if req.path == "/token" { return .json(200, #"{"token":"ANON"}"#) }
-                if req.headers["Authorization"] == "Bearer ANON" {
-                    return isPublic ? .json(200, #"{"name":"app","tags":["v1"]}"#) : .registryError(401, code: "UNAUTHORIZED")
+            // Token auth; anonymous pulls allowed only on the public registry. `seed` pushes the tag.
+            let users = [InProcessRegistry.User("seed", password: "seed-pw")]
+            let auth = InProcessRegistry.Auth.token(users, anonymous: isPublic ? [.pull] : [])
+            try await withInProcess(.init(auth: auth), configuration: testConfiguration(credentials: BrokenStore())) { server, client in
+                let keyring = Keyring()
+                _ = keyring.add(address: server.host, credential: Credential(username: "seed", password: "seed-pw"))
+                let seeder = try RegistryClient(configuration: testConfiguration(credentials: keyring))
+                do {
+                    let config = try await server.seedBlob(Array("{}".utf8), in: "app", client: seeder, mediaType: MediaType.ociConfig)
+                    try await server.seedManifest(try JSONCoding.encode(Manifest(config: config, layers: [])), mediaType: MediaType.ociManifest,
+                                                  tag: "v1", in: "app", client: seeder)
+                    try? await seeder.shutdown()
+                } catch {
+                    try? await seeder.shutdown()
+                    throw error
                 }
-                return FakeResponse(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="\#(realm.current)",service="fake""#])
-            }) { server, client in
-                realm.withLock { $0 = "http://\(server.host)/token" }
+                if !isPublic {
+                    // A refusal of the anonymous token as a plain 401 UNAUTHORIZED (distribution's answer names the
+                    // missing scope, which reads as denied): the listing after the token is refused so.
+                    server.addFault(.init("GET", "/v2/app/tags/list", .respond(status: 401, headers: ["Content-Type": "application/json"],
+                                                                              body: Array(#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.utf8)),
+                                          skip: 1))
+                }
+                server.resetRequests()
                 let repository = client.repository(host: server.host, name: "app")
                 if isPublic {
                     let tags = try await repository.tags()
@@ -486,7 +481,11 @@ final class RegistryClientTests: XCTestCase {
                         XCTAssertTrue("\(error)".contains("CREDENTIALS_UNAVAILABLE"), "\(error)")
                         XCTAssertTrue("\(error)".contains("docker-credential-desktop: executable not found"), "\(error)")
                     }
+                    let refused = server.requests().filter { $0.path == "/v2/app/tags/list" && $0.faulted }
+                    XCTAssertEqual(refused.map { $0.header("Authorization") }, ["Bearer <redacted>"], "refused with the anonymous token")
                 }
+                XCTAssertTrue(server.requests().contains { $0.path == "/token" && $0.header("Authorization") == nil },
+                              "an anonymous token request")
             }
         }
     }

@@ -5,7 +5,7 @@ import OCITesting
 import OCITestFixtures
 import XCTest
 
-/// F11 against the fake: the exact Accept list of resolve's HEAD and fetchManifest's GET, and `text/plain`
+/// F11 against the in-process registry: the exact Accept list of resolve's HEAD and fetchManifest's GET, and `text/plain`
 /// answers taken as signed schema1. (Digest references, stripped Content-Type parameters, GET-and-hash and the
 /// size limit are in `RegistryClientTests` and `HostileRegistryTests`.)
 final class ResolveAcceptTests: XCTestCase {
@@ -17,26 +17,23 @@ final class ResolveAcceptTests: XCTestCase {
     func testResolveAndFetchManifestSendTheExactAcceptList() async throws {
         let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
         let digest = OCIDigest.of(manifest)
-        try await withFake({ req in
-            if req.path == "/v2/" { return .json(200, "{}") }
-            guard req.path == "/v2/r/manifests/v1" || req.path == "/v2/r/manifests/\(digest)" else { return .status(404) }
+        try await withInProcess { registry, client in
+            let config = try await registry.seedBlob(Array("{}".utf8), in: "r", client: client, mediaType: MediaType.ociConfig)
+            XCTAssertEqual(config.digest.description, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")
             // HEAD carries the GET's length, as a registry sends it, so resolve trusts it and sends no GET.
-            return FakeResponse(status: 200, headers: ["Content-Type": MediaType.ociManifest,
-                                                       "Docker-Content-Digest": digest.description,
-                                                       "Content-Length": "\(manifest.count)"],
-                                body: req.method == "HEAD" ? [] : manifest)
-        }) { server, client in
-            let repo = client.repository(host: server.host, name: "r")
+            try await registry.seedManifest(manifest, mediaType: MediaType.ociManifest, tag: "v1", in: "r", client: client)
+            let repo = client.repository(host: registry.host, name: "r")
             for reference in ["v1", digest.description] {
-                server.resetRequests()
+                registry.resetRequests()
                 let resolved = try await repo.resolve(reference)
                 XCTAssertEqual(resolved, Descriptor(mediaType: MediaType.ociManifest, digest: digest, size: Int64(manifest.count)))
                 let fetched = try await repo.fetchManifest(reference)
                 XCTAssertEqual(fetched.bytes, manifest)
-                let requests = registryRequests(server).filter { $0.path.contains("/manifests/") }
+                let requests = registry.requests().filter { $0.path.contains("/manifests/") }
                 XCTAssertEqual(requests.map(\.method), ["HEAD", "GET"], reference)
                 for request in requests {
-                    XCTAssertEqual(request.headers.values("Accept"), [Self.goAccept], "\(request.method) \(reference)")
+                    let accept = request.headers.filter { $0.name.caseInsensitiveCompare("Accept") == .orderedSame }.map(\.value)
+                    XCTAssertEqual(accept, [Self.goAccept], "\(request.method) \(reference)")
                 }
             }
         }
@@ -50,29 +47,26 @@ final class ResolveAcceptTests: XCTestCase {
         let (signed, payload) = try Self.signedSchema1()
         XCTAssertNotEqual(signed, payload)
         let payloadDigest = OCIDigest.of(payload)
-        try await withFake({ req in
-            switch req.path {
-            case "/v2/": return .json(200, "{}")
-            case "/v2/r/manifests/trusted" where req.method == "HEAD":
-                return FakeResponse(status: 200, headers: ["Content-Type": "text/plain; charset=utf-8",
-                                                           "Docker-Content-Digest": payloadDigest.description,
-                                                           "Content-Length": "\(signed.count)"])
-            case "/v2/r/manifests/trusted", "/v2/r/manifests/hashed":
-                return FakeResponse(status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"],
-                                    body: req.method == "HEAD" ? [] : signed)
-            default: return .status(404)
-            }
-        }) { server, client in
-            let repo = client.repository(host: server.host, name: "r")
+        // The registry refuses schema1, so the answers are scripted; a HEAD's Content-Length is its body's length.
+        let textPlain = "text/plain; charset=utf-8"
+        let faults: [InProcessRegistry.Fault] = [
+            .init("HEAD", "/v2/r/manifests/trusted",
+                  .respond(status: 200, headers: ["Content-Type": textPlain, "Docker-Content-Digest": payloadDigest.description], body: signed)),
+            .init("HEAD", "/v2/r/manifests/hashed", .respond(status: 200, headers: ["Content-Type": textPlain])),
+            .init("GET", "/v2/r/manifests/trusted", .respond(status: 200, headers: ["Content-Type": textPlain], body: signed)),
+            .init("GET", "/v2/r/manifests/hashed", .respond(status: 200, headers: ["Content-Type": textPlain], body: signed)),
+        ]
+        try await withInProcess(faults: faults) { registry, client in
+            let repo = client.repository(host: registry.host, name: "r")
             let expected = Descriptor(mediaType: MediaType.dockerSchema1SignedManifest, digest: payloadDigest,
                                       size: Int64(signed.count))
             let trusted = try await repo.resolve("trusted")
             XCTAssertEqual(trusted, expected)
-            XCTAssertEqual(registryRequests(server).filter { $0.path.hasSuffix("/trusted") }.map(\.method), ["HEAD"])
+            XCTAssertEqual(registry.requests().filter { $0.path.hasSuffix("/trusted") }.map(\.method), ["HEAD"])
 
             let hashed = try await repo.resolve("hashed")
             XCTAssertEqual(hashed, expected)
-            XCTAssertEqual(registryRequests(server).filter { $0.path.hasSuffix("/hashed") }.map(\.method), ["HEAD", "GET"])
+            XCTAssertEqual(registry.requests().filter { $0.path.hasSuffix("/hashed") }.map(\.method), ["HEAD", "GET"])
 
             let (descriptor, bytes) = try await repo.fetchManifest("trusted")
             XCTAssertEqual(descriptor, expected)
