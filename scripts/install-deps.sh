@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need from Debian's packages, when missing:
-# the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl, and zlib's
-# headers (compress-nio builds against the system zlib).
+# the CNCF distribution registry, skopeo (the independent client), htpasswd, openssl and curl, zlib's headers
+# (compress-nio builds against the system zlib), and tmux (the progress display's test runs ocictl in a pane).
 set -euo pipefail
-packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev)
+packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
