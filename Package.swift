@@ -109,8 +109,10 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
+        // ocictl's pure parts, testable without the executable: the progress display's state and its rendering.
+        .target(name: "OCICtlSupport", dependencies: ["OCISpec", "OCIContent"]),
         .executableTarget(name: "ocictl", dependencies: [
-            "OCISync",
+            "OCISync", "OCICtlSupport",
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIGoCompat", "OCILayout", "OCICache",
             "OCITesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +124,7 @@ let package = Package(
         ], path: "Tests/Fixtures"),
         .testTarget(name: "OCISyncTests", dependencies: ["OCISync"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
+        .testTarget(name: "OCICtlSupportTests", dependencies: ["OCICtlSupport", "OCISpec", "OCIContent"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIGoCompat", "OCIKit", "OCISchema1"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),
         .testTarget(name: "OCILayoutTests", dependencies: ["OCITestFixtures", "OCILayout", "OCIContent", "OCISpec", "OCITesting"]),
