@@ -42,7 +42,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress output.")
     var quiet = false
 
-    /// The progress display of transfer commands, as `--progress`, `--quiet` and `--json` ask.
+    /// The progress display of transfer commands, as `--progress` and `--quiet` ask (stdout is never touched).
     func progress() -> ProgressDisplay {
         ProgressDisplay(mode: quiet ? .none : progressMode)
     }

@@ -38,7 +38,8 @@ final class FaultSurvivalTests: XCTestCase {
                 let uploads = registry.dataDirectory + "/docker/registry/v2/repositories/\(repository)/_uploads"
 
                 // 1. Push, and stop the registry once it holds at least 4 MiB of the upload.
-                let push = Running(cli, ["push", ref, file])
+                // --quiet: only the error line on stderr (progress output is OcictlProgressTests' concern).
+                let push = Running(cli, ["push", ref, file, "--quiet"])
                 let sawUpload = await pollUntil(limit: .seconds(120)) {
                     largestFile(named: "data", below: uploads) >= 4 << 20 || push.hasExited
                 } && largestFile(named: "data", below: uploads) >= 4 << 20
@@ -108,7 +109,7 @@ final class FaultSurvivalTests: XCTestCase {
                 let cache = scratch.file("cache\(attempt)")
 
                 // 1. Pull, and stop the registry once the output's temporary file holds at least 4 MiB.
-                let pull = Running(cli, ["pull", ref, "-o", output, "--cache-dir", cache, "--json"])
+                let pull = Running(cli, ["pull", ref, "-o", output, "--cache-dir", cache, "--json", "--quiet"])
                 let sawDownload = await pollUntil(limit: .seconds(120)) {
                     largestTemporary(in: output) >= 4 << 20 || pull.hasExited
                 } && largestTemporary(in: output) >= 4 << 20

@@ -144,7 +144,7 @@ final class OcictlTests: XCTestCase {
             let push = try await cli.ok(["push", "\(host)/cli/src:v1", file])
             let digest = lines(push).first ?? ""
 
-            let copy = try await cli.ok(["copy", "\(host)/cli/src:v1", "\(host)/cli/dst:v2"])
+            let copy = try await cli.ok(["copy", "\(host)/cli/src:v1", "\(host)/cli/dst:v2", "--quiet"])
             XCTAssertEqual(copy.stderr, [], copy.stderrText)
             let resolved = try await cli.ok(["resolve", "\(host)/cli/dst:v2"])
             XCTAssertTrue(resolved.stdoutText.hasPrefix(digest + " "), resolved.stdoutText)
