@@ -19,14 +19,22 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
         self.features = features
     }
 
-    /// Parses `os/arch[/variant]`.
+    /// Parses `os/arch[/variant][:osversion]` (`windows/amd64:10.0.17763.1234`).
     public init?(parsing string: String) {
-        let parts = string.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var text = Substring(string)
+        var osVersion: String?
+        if let colon = text.lastIndex(of: ":") {
+            osVersion = String(text[text.index(after: colon)...])
+            text = text[..<colon]
+            guard osVersion?.isEmpty == false else { return nil }
+        }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        self.init(architecture: parts[1], os: parts[0], variant: parts.count == 3 && !parts[2].isEmpty ? parts[2] : nil)
+        self.init(architecture: parts[1], os: parts[0], osVersion: osVersion,
+                  variant: parts.count == 3 && !parts[2].isEmpty ? parts[2] : nil)
     }
 
-    /// `os/arch[/variant]`
+    /// `os/arch[/variant]` (the OS version is left out, as platforms are usually named).
     public var description: String {
         variant.map { "\(os)/\(architecture)/\($0)" } ?? "\(os)/\(architecture)"
     }
@@ -34,7 +42,8 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
     /// True when `self`, as a wanted platform, is satisfied by `other` (a missing variant matches any).
     public func matches(_ other: Platform) -> Bool {
         guard os == other.os, architecture == other.architecture else { return false }
-        if let v = variant { return v == other.variant }
+        if let v = variant, v != other.variant { return false }
+        if let version = osVersion, version != other.osVersion { return false }
         return true
     }
 

@@ -32,6 +32,15 @@ final class PlatformTests: XCTestCase {
         XCTAssertEqual(Platform(architecture: "amd64", os: "windows", osVersion: "10.0").description, "windows/amd64")
     }
 
+    func testOSVersion() {
+        let windows = Platform(parsing: "windows/amd64:10.0.17763.1234")
+        XCTAssertEqual(windows, Platform(architecture: "amd64", os: "windows", osVersion: "10.0.17763.1234"))
+        XCTAssertNil(Platform(parsing: "windows/amd64:"))
+        let offered = Platform(architecture: "amd64", os: "windows", osVersion: "10.0.17763.1234")
+        XCTAssertEqual(windows?.matches(offered), true)
+        XCTAssertEqual(windows?.matches(Platform(architecture: "amd64", os: "windows", osVersion: "10.0.20348.1")), false)
+    }
+
     func testMatches() {
         func p(_ s: String) -> Platform { Platform(parsing: s)! }
         let rows: [(wanted: String, offered: Platform, matches: Bool)] = [
