@@ -6,6 +6,7 @@ import OCILayout
 import OCIReference
 import OCIRegistry
 import OCISpec
+import OCISync
 
 /// The client: pull, push, copy, inspect and tag by location strings (registry references or
 /// `ocidir://` layouts), over one registry client, one keyring and an optional blob cache.
@@ -240,20 +241,32 @@ public final class OCIClient: Sendable {
         return try await lister.referrers(of: subject.digest, artifactType: artifactType)
     }
 
-    /// A blob of `REPO@DIGEST`, streamed and verified; through the cache when one is configured.
-    public func fetchBlob(_ location: String) async throws -> ByteStream {
+    /// A blob of `REPO@DIGEST`, streamed and verified; through the cache when one is configured. `onEvent`
+    /// hears `.started` and a running `.progress` count as the stream is read.
+    public func fetchBlob(_ location: String, onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> ByteStream {
         let reference = try Reference(parsing: location, defaultTag: nil)
         guard let digest = reference.digest else {
             throw OCIClientError.invalidArgument("\(location) names no blob: use REPO@DIGEST")
         }
         let repository = registry.repository(reference)
-        guard let cache else {
-            return try await repository.fetch(Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1))
+        var descriptor = Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1)
+        let stream: ByteStream
+        if let cache {
+            // The cache needs the size: ask the registry.
+            descriptor = try await repository.resolve(digest.description)
+            descriptor.mediaType = "application/octet-stream"
+            stream = try await CachingFetcher(upstream: repository, cache: cache).fetch(descriptor)
+        } else {
+            stream = try await repository.fetch(descriptor)
+            descriptor.size = stream.verification?.size ?? -1
         }
-        // The cache needs the size: ask the registry.
-        var sized = try await repository.resolve(digest.description)
-        sized.mediaType = "application/octet-stream"
-        return try await CachingFetcher(upstream: repository, cache: cache).fetch(sized)
+        guard let onEvent else { return stream }
+        let observed = descriptor
+        onEvent(.started(observed))
+        let counted = Locked<Int64>(0)
+        return stream.onChunk { chunk in
+            onEvent(.progress(observed, bytes: counted.withLock { $0 += Int64(chunk.count); return $0 }))
+        }
     }
 
     // MARK: writing
@@ -335,15 +348,17 @@ public final class OCIClient: Sendable {
         }
     }
 
-    /// Uploads a file as one blob to a repository (hashed in one pass; skipped when the repository has it).
+    /// Uploads a file as one blob to a repository (hashed in one pass; skipped when the repository has it),
+    /// through the graph copy, so `onEvent` hears the same events as a push.
     @discardableResult
-    public func pushBlob(file path: String, to location: String,
-                         mediaType: String = "application/octet-stream") async throws -> Descriptor {
+    public func pushBlob(file path: String, to location: String, mediaType: String = "application/octet-stream",
+                         onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> Descriptor {
         let target = try target(OCILocation(parsing: location, defaultTag: nil), access: .push)
-        var descriptor = try await FileStore(directory: ".").add(path, mediaType: mediaType)
+        let source = FileStore(directory: ".")
+        var descriptor = try await source.add(path, mediaType: mediaType)
         descriptor.annotations = nil
-        if try await target.exists(descriptor) { return descriptor }
-        try await target.push(descriptor, source: .file(path))
+        try await OCI.copyGraph(from: source, to: target, root: descriptor,
+                                options: GraphCopyOptions(concurrency: 1, onEvent: onEvent))
         return descriptor
     }
 

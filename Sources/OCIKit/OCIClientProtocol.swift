@@ -9,7 +9,7 @@ public protocol OCIClientProtocol: Sendable {
     func inspect(_ location: String, platform: Platform?) async throws -> ImageInspection
     func tags(_ location: String) async throws -> [String]
     func referrers(_ location: String, artifactType: String?, platform: Platform?) async throws -> [Descriptor]
-    func fetchBlob(_ location: String) async throws -> ByteStream
+    func fetchBlob(_ location: String, onEvent: (@Sendable (CopyEvent) -> Void)?) async throws -> ByteStream
     @discardableResult
     func copy(from source: String, to destination: String, options: CopyOptions) async throws -> CopyResult
     @discardableResult
@@ -17,7 +17,8 @@ public protocol OCIClientProtocol: Sendable {
     @discardableResult
     func push(files: [FileToPush], to location: String, options: PushOptions) async throws -> Descriptor
     @discardableResult
-    func pushBlob(file path: String, to location: String, mediaType: String) async throws -> Descriptor
+    func pushBlob(file path: String, to location: String, mediaType: String,
+                  onEvent: (@Sendable (CopyEvent) -> Void)?) async throws -> Descriptor
     @discardableResult
     func pushManifest(_ bytes: [UInt8], mediaType: String, to location: String) async throws -> Descriptor
     @discardableResult

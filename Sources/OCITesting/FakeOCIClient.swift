@@ -106,7 +106,7 @@ public final class FakeOCIClient: OCIClientProtocol {
         throw ContentError.unsupported("FakeOCIClient keeps no referrers; use fail(.referrers, …) or a registry")
     }
 
-    public func fetchBlob(_ location: String) async throws -> ByteStream {
+    public func fetchBlob(_ location: String, onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> ByteStream {
         try record(.fetchBlob, location)
         let reference = try Reference(parsing: location, defaultTag: nil)
         guard let digest = reference.digest else { throw OCIClientError.invalidArgument("\(location) names no blob") }
@@ -138,7 +138,8 @@ public final class FakeOCIClient: OCIClientProtocol {
     }
 
     @discardableResult
-    public func pushBlob(file path: String, to location: String, mediaType: String = "application/octet-stream") async throws -> Descriptor {
+    public func pushBlob(file path: String, to location: String, mediaType: String = "application/octet-stream",
+                         onEvent: (@Sendable (CopyEvent) -> Void)? = nil) async throws -> Descriptor {
         try record(.pushBlob, path, location)
         guard let data = FileManager.default.contents(atPath: path) else { throw ContentError.notFound("file \(path)") }
         return await store(for: location).push(bytes: [UInt8](data), mediaType: mediaType)

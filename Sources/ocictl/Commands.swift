@@ -117,14 +117,16 @@ struct BlobCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
+            let progress = global.progress()
             try await global.withClient { client in
-                let stream = try await client.fetchBlob(reference)
+                let stream = try await client.fetchBlob(reference, onEvent: progress.handle)
                 if let output {
                     try await AtomicFileWriter.write(stream, to: output)
                 } else {
                     for try await chunk in stream where !chunk.isEmpty { try Output.write(chunk) }
                 }
             }
+            progress.finish()
         }
     }
 
@@ -136,7 +138,11 @@ struct BlobCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let descriptor = try await global.withClient { try await $0.pushBlob(file: file, to: repository, mediaType: mediaType) }
+            let progress = global.progress()
+            let descriptor = try await global.withClient {
+                try await $0.pushBlob(file: file, to: repository, mediaType: mediaType, onEvent: progress.handle)
+            }
+            progress.finish()
             if global.json { try Output.json(DescriptorOutput(descriptor)) } else { Output.line("\(descriptor.digest) \(descriptor.size)") }
         }
     }
