@@ -108,6 +108,44 @@ final class TarTests: XCTestCase {
         }
     }
 
+    func testGNUTarAndPythonReadWhatWeWrite() throws {
+        let path = directory + "/ours.tar"
+        try Data(try write(sampleEntries)).write(to: URL(fileURLWithPath: path))
+        let script = """
+        import sys, tarfile
+        with tarfile.open(sys.argv[1]) as t:
+            for m in t.getmembers():
+                print(m.name, m.type.decode(), oct(m.mode), m.uid, m.gid, m.size, m.linkname, sep="|")
+        """
+        let listing = try run("/usr/bin/python3", ["-c", script, path])
+        let longName = "deep/" + String(repeating: "n", count: 150) + "/file.txt"
+        XCTAssertEqual(listing.split(separator: "\n").map(String.init), [
+            "bin|5|0o755|0|0|0|", "bin/tool|0|0o4755|1000|1001|11|", "bin/tool-link|2|0o777|0|0|0|../../etc/passwd",
+            "bin/tool-hard|1|0o644|0|0|0|bin/tool", "\(longName)|0|0o644|0|0|3|", "caf\u{E9}/\u{1F600}.txt|0|0o644|0|0|1|",
+            "empty|0|0o644|0|0|0|",
+        ])
+        let extract = directory + "/x"
+        try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
+        _ = try run("/bin/tar", ["-x", "-f", path, "-C", extract])
+        XCTAssertEqual(try String(contentsOfFile: extract + "/bin/tool-hard", encoding: .utf8), "hello world")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: extract + "/bin/tool-link"),
+                       "../../etc/passwd")
+    }
+
+    private func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ["LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "\(executable) \(arguments)")
+        return String(decoding: output, as: UTF8.self)
+    }
+
     func testShortDataIsRefusedNotPadded() throws {
         let writer = try TarWriter { _ in }
         try writer.append(TarHeader(path: "f", size: 10))
