@@ -73,12 +73,18 @@ actor RegistryHost {
 
     private func performPing() async throws -> PingResult {
         pingCount += 1
-        let mayUseHTTP: Bool
+        let settings = configuration.registries.hostSettings(host)
+        if let blocked = settings.blocked {
+            throw RegistryError.blocked(registry: host, origin: blocked.origin)
+        }
+        var mayUseHTTP: Bool
         switch configuration.plainHTTP {
         case .allowed: mayUseHTTP = true
         case .never: mayUseHTTP = false
         case .privateHostsOnly: mayUseHTTP = HostClassifier.allowsPlainHTTPByDefault(host)
         }
+        // `insecure = true` in registries.conf: plain HTTP allowed for this host (and verification skipped).
+        if settings.insecure { mayUseHTTP = true }
         var httpsError: (any Error)?
         for scheme in mayUseHTTP ? ["https", "http"] : ["https"] {
             guard let url = URL(string: "\(scheme)://\(host)/v2/") else {

@@ -1,0 +1,203 @@
+import Foundation
+import OCICredentials
+import OCIKit
+import OCIRegistry
+import OCITesting
+import XCTest
+
+/// `.netrc` credentials against the htpasswd registry.
+final class NetrcIntegrationTests: XCTestCase {
+    func testNetrcCredentialsInTheLibraryAndOcictl() async throws {
+        try NetworkTools.registry(.htpasswd)
+        let registry = try await TestRegistry.start(.htpasswd)
+        let dir = try TempDir(prefix: "netrc")
+        let ocictl = try OCICtl()
+        defer {
+            dir.remove()
+            ocictl.cleanup()
+        }
+        do {
+            let user = try XCTUnwrap(registry.username), password = try XCTUnwrap(registry.password)
+            // A machine entry names the host without the port: it serves every port.
+            let netrc = try dir.write("netrc", Bytes.utf8("machine 127.0.0.1\n  login \(user)\n  password \(password)\n"))
+            let ref = "\(registry.host)/netrc/app:1"
+            var configuration = Sample.configuration()
+            configuration.registry.credentials = try KeyringBuilder(environment: ["NETRC": netrc]).disableDefaultConfig().build()
+            let files = try Sample.files(in: dir)
+            let pushed = try await OCIClient.withClient(configuration: configuration) { try await $0.push(files: files, to: ref) }
+
+            var anonymous = Sample.configuration()
+            anonymous.registry.credentials = try KeyringBuilder(environment: [:]).disableDefaultConfig().build()
+            await assertRegistryError("anonymous", {
+                try await OCIClient.withClient(configuration: anonymous) { _ = try await $0.resolve(ref) }
+            }, matches: { $0.isUnauthorized })
+
+            let viaEnv = try await ocictl.ok(["resolve", ref], environment: ["NETRC": netrc])
+            XCTAssertTrue(viaEnv.stdoutText.hasPrefix(pushed.digest.description), viaEnv.summary)
+            let viaFlag = try await ocictl.ok(["resolve", ref, "--netrc-file", netrc])
+            XCTAssertTrue(viaFlag.stdoutText.hasPrefix(pushed.digest.description), viaFlag.summary)
+            // ~/.netrc of the (isolated) home.
+            try FileManager.default.copyItem(atPath: netrc, toPath: ocictl.home.file(".netrc"))
+            try await ocictl.ok(["resolve", ref])
+
+            let broken = try dir.write("broken", Bytes.utf8("machine 127.0.0.1 login \(user)\npasswd \(password)\n"))
+            let failed = try await ocictl.run(["resolve", ref, "--netrc-file", broken])
+            XCTAssertNotEqual(failed.status, 0)
+            XCTAssertTrue(failed.stderrText.contains("line 2"), failed.stderrText)
+            XCTAssertFalse(failed.stderrText.contains(password), "the password leaked into the error")
+        } catch {
+            await registry.stop()
+            throw error
+        }
+        await registry.stop()
+    }
+}
+
+/// Pulls through registries.conf mirrors: served by the mirror, a digest-only mirror skipped for tags, a stopped mirror
+/// falling back to the origin, pushes to the origin only, blocked registries refused.
+final class MirrorTests: XCTestCase {
+    struct Setup {
+        var origin: TestRegistry
+        var mirror: TestRegistry
+        var digest: String
+        var dir: TempDir
+
+        func conf(pullFromMirror: String = "all", blockedOrigin: Bool = false) throws -> String {
+            try dir.write("registries-\(pullFromMirror)-\(blockedOrigin).conf", Bytes.utf8("""
+                unqualified-search-registries = []
+
+                [[registry]]
+                location = "\(origin.host)"
+                blocked = \(blockedOrigin)
+
+                [[registry.mirror]]
+                location = "\(mirror.host)/cache"
+                pull-from-mirror = "\(pullFromMirror)"
+
+                """))
+        }
+
+        func stop() async {
+            await origin.stop()
+            await mirror.stop()
+            dir.remove()
+        }
+    }
+
+    /// An origin with `mirrored/app:1`, and a mirror holding a copy under `cache/mirrored/app:1`.
+    func setUp() async throws -> Setup {
+        try NetworkTools.registry(.plain)
+        let origin = try await TestRegistry.start(.plain)
+        let mirror: TestRegistry
+        do { mirror = try await TestRegistry.start(.plain) } catch {
+            await origin.stop()
+            throw error
+        }
+        let dir = try TempDir(prefix: "mirror")
+        let files = try Sample.files(in: dir)
+        let descriptor = try await OCIClient.withClient(configuration: Sample.configuration()) { client in
+            let pushed = try await client.push(files: files, to: "\(origin.host)/mirrored/app:1")
+            try await client.copy(from: "\(origin.host)/mirrored/app:1", to: "\(mirror.host)/cache/mirrored/app:1")
+            return pushed
+        }
+        return Setup(origin: origin, mirror: mirror, digest: descriptor.digest.description, dir: dir)
+    }
+
+    func blobGETs(_ log: String, repository: String) -> Int {
+        log.split(separator: "\n").filter { $0.contains("\"GET /v2/\(repository)/blobs/") }.count
+    }
+
+    func testPullIsServedByTheMirrorAndFallsBackWhenItStops() async throws {
+        let setup = try await setUp()
+        do {
+            let logs = LogCollector()
+            var configuration = Sample.configuration(logger: logs.logger)
+            configuration.registry.registries = try RegistriesConfiguration.load(file: try setup.conf())
+            let ref = "\(setup.origin.host)/mirrored/app:1"
+            var originStart = Sample.logSize(setup.origin)
+            var mirrorStart = Sample.logSize(setup.mirror)
+            let pulled = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: setup.dir.file("one")) }
+            XCTAssertEqual(pulled.descriptor.digest.description, setup.digest)
+            XCTAssertEqual(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0,
+                           "the origin served no blob:\n\(Sample.log(setup.origin, from: originStart))")
+            XCTAssertGreaterThan(blobGETs(Sample.log(setup.mirror, from: mirrorStart), repository: "cache/mirrored/app"), 0)
+            XCTAssertTrue(logs.text.contains("served by mirror \(setup.mirror.host)/cache/mirrored/app"), logs.text)
+
+            // Pushes go to the origin only.
+            mirrorStart = Sample.logSize(setup.mirror)
+            let files = try Sample.files(in: setup.dir)
+            try await OCIClient.withClient(configuration: configuration) { _ = try await $0.push(files: files, to: "\(setup.origin.host)/mirrored/app:2") }
+            XCTAssertFalse(Sample.log(setup.mirror, from: mirrorStart).contains("/v2/"), "a push touched the mirror")
+
+            // The mirror stops: the origin serves.
+            await setup.mirror.stopProcess()
+            originStart = Sample.logSize(setup.origin)
+            let fallback = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: setup.dir.file("two")) }
+            XCTAssertEqual(fallback.descriptor.digest.description, setup.digest)
+            XCTAssertGreaterThan(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0)
+            XCTAssertTrue(logs.text.contains("served by origin \(setup.origin.host)/mirrored/app"), logs.text)
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
+    }
+
+    func testDigestOnlyMirrorIsSkippedForTagsAndBlockedRegistriesAreRefused() async throws {
+        let setup = try await setUp()
+        do {
+            var configuration = Sample.configuration()
+            configuration.registry.registries = try RegistriesConfiguration.load(file: try setup.conf(pullFromMirror: "digest-only"))
+            var mirrorStart = Sample.logSize(setup.mirror)
+            let byTag = try await OCIClient.withClient(configuration: configuration) { try await $0.pull("\(setup.origin.host)/mirrored/app:1", into: setup.dir.file("tag")) }
+            XCTAssertEqual(byTag.descriptor.digest.description, setup.digest)
+            XCTAssertFalse(Sample.log(setup.mirror, from: mirrorStart).contains("/v2/cache"), "the digest-only mirror was asked for a tag")
+            mirrorStart = Sample.logSize(setup.mirror)
+            let originStart = Sample.logSize(setup.origin)
+            _ = try await OCIClient.withClient(configuration: configuration) { try await $0.pull("\(setup.origin.host)/mirrored/app@\(setup.digest)", into: setup.dir.file("digest")) }
+            XCTAssertGreaterThan(blobGETs(Sample.log(setup.mirror, from: mirrorStart), repository: "cache/mirrored/app"), 0)
+            XCTAssertEqual(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0)
+
+            configuration.registry.registries = try RegistriesConfiguration.load(file: try setup.conf(blockedOrigin: true))
+            for operation in ["pull", "push"] {
+                await assertRegistryError("blocked \(operation)", {
+                    try await OCIClient.withClient(configuration: configuration) { client in
+                        if operation == "pull" {
+                            _ = try await client.resolve("\(setup.origin.host)/mirrored/app:1")
+                        } else {
+                            _ = try await client.push(files: try Sample.files(in: setup.dir), to: "\(setup.origin.host)/mirrored/app:3")
+                        }
+                    }
+                }, matches: { if case .blocked = $0 { return true }; return false })
+            }
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
+    }
+
+    func testOcictlReadsRegistriesConf() async throws {
+        let setup = try await setUp()
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        do {
+            let conf = try setup.conf()
+            let ref = "\(setup.origin.host)/mirrored/app:1"
+            let originStart = Sample.logSize(setup.origin)
+            let pulled = try await ocictl.ok(["pull", ref, "-o", setup.dir.file("ctl"), "-q", "-v", "--registries-conf", conf])
+            XCTAssertTrue(pulled.stderrText.contains("served by mirror \(setup.mirror.host)/cache/mirrored/app"), pulled.stderrText)
+            XCTAssertEqual(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0)
+            let viaEnv = try await ocictl.ok(["pull", ref, "-o", setup.dir.file("ctl2"), "-q", "-v"],
+                                             environment: ["CONTAINERS_REGISTRIES_CONF": conf])
+            XCTAssertTrue(viaEnv.stderrText.contains("served by mirror"), viaEnv.stderrText)
+            let blocked = try await ocictl.run(["resolve", ref, "--registries-conf", try setup.conf(blockedOrigin: true)])
+            XCTAssertNotEqual(blocked.status, 0)
+            XCTAssertTrue(blocked.stderrText.contains("blocked"), blocked.stderrText)
+        } catch {
+            await setup.stop()
+            throw error
+        }
+        await setup.stop()
+    }
+}
