@@ -243,7 +243,7 @@ final class HTTPTransport: Sendable {
 /// A `certs.d` directory of one registry: `*.crt` CA files, a `NAME.cert` client certificate with its `NAME.key`.
 struct CertificateDirectory: Sendable {
     var caFiles: [String] = []
-    var clientCertificate: ClientCertificate?
+    var clientCertificate: RegistryClient.Configuration.ClientCertificate?
 
     /// The first root that has a directory for one of `names` (in that order), read.
     static func find(names: [String], in roots: [String]) -> CertificateDirectory? {
@@ -268,7 +268,7 @@ struct CertificateDirectory: Sendable {
             } else if file.hasSuffix(".cert"), found.clientCertificate == nil {
                 let key = String(path.dropLast(".cert".count)) + ".key"
                 if FileManager.default.fileExists(atPath: key) {
-                    found.clientCertificate = ClientCertificate(certificateFile: path, keyFile: key)
+                    found.clientCertificate = RegistryClient.Configuration.ClientCertificate(certificateFile: path, keyFile: key)
                 }
             }
         }

@@ -505,7 +505,7 @@ public final class TestRegistry: Sendable {
                         if mode.usesTLS {
                             try await verifyTLS(port: port, caFile: paths.caCertificate,
                                                 expectedStatus: mode.hasUsers ? "401" : "200",
-                                                client: options.requiresClientCertificate
+                                                client: FileManager.default.fileExists(atPath: paths.clientCertificate)
                                                     ? (paths.clientCertificate, paths.clientKey) : nil)
                         }
                         return

@@ -107,7 +107,7 @@ struct GlobalOptions: ParsableArguments {
             configuration.proxy = fromEnvironment
         }
         switch (clientCert, clientKey) {
-        case (let cert?, let key?): configuration.tls.clientCertificate = ClientCertificate(certificateFile: cert, keyFile: key)
+        case (let cert?, let key?): configuration.tls.clientCertificate = RegistryClient.Configuration.ClientCertificate(certificateFile: cert, keyFile: key)
         case (nil, nil): break
         default: throw ValidationError("give --client-cert and --client-key together")
         }

@@ -480,9 +480,9 @@ struct OCICtl {
 
     /// Runs and asserts exit 0.
     @discardableResult
-    func ok(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil,
+    func ok(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil, environment: [String: String] = [:],
             file: StaticString = #filePath, line: UInt = #line) async throws -> ProcessResult {
-        let result = try await run(arguments, stdin: stdin, directory: directory)
+        let result = try await run(arguments, stdin: stdin, directory: directory, environment: environment)
         XCTAssertEqual(result.status, 0, "ocictl \(arguments.joined(separator: " "))\n\(result.summary)", file: file, line: line)
         return result
     }

@@ -31,7 +31,7 @@ final class MutualTLSTests: XCTestCase {
         defer { dir.remove() }
         do {
             let ca = try XCTUnwrap(registry.caCertificatePath)
-            let certificate = ClientCertificate(certificateFile: try XCTUnwrap(registry.clientCertificatePath),
+            let certificate = RegistryClient.Configuration.ClientCertificate(certificateFile: try XCTUnwrap(registry.clientCertificatePath),
                                                 keyFile: try XCTUnwrap(registry.clientKeyPath))
             let ref = "\(registry.host)/mtls/app:1"
             var without = Sample.configuration()
@@ -47,12 +47,12 @@ final class MutualTLSTests: XCTestCase {
             let pushed = try await OCIClient.withClient(configuration: clientWide) { try await $0.push(files: files, to: ref) }
 
             var perHost = without
-            perHost.registry.tls.hosts = [registry.host: HostTLS(clientCertificate: certificate)]
+            perHost.registry.tls.hosts = [registry.host: RegistryClient.Configuration.HostTLS(clientCertificate: certificate)]
             let viaHost = try await OCIClient.withClient(configuration: perHost) { try await $0.resolve(ref) }
             XCTAssertEqual(viaHost.digest, pushed.digest)
 
             var otherHost = without
-            otherHost.registry.tls.hosts = ["127.0.0.1:1": HostTLS(clientCertificate: certificate)]
+            otherHost.registry.tls.hosts = ["127.0.0.1:1": RegistryClient.Configuration.HostTLS(clientCertificate: certificate)]
             await assertRegistryError("a certificate for another host is not offered", {
                 try await OCIClient.withClient(configuration: otherHost) { _ = try await $0.resolve(ref) }
             }, matches: { $0.isTLS })
@@ -64,7 +64,7 @@ final class MutualTLSTests: XCTestCase {
             XCTAssertEqual(viaCertsD.digest, pushed.digest, "ca.crt and the client pair come from certs.d")
 
             var badKey = without
-            badKey.registry.tls.clientCertificate = ClientCertificate(certificateFile: certificate.certificateFile, keyFile: dir.file("missing.key"))
+            badKey.registry.tls.clientCertificate = RegistryClient.Configuration.ClientCertificate(certificateFile: certificate.certificateFile, keyFile: dir.file("missing.key"))
             await assertRegistryError("unreadable client key", {
                 try await OCIClient.withClient(configuration: badKey) { _ = try await $0.resolve(ref) }
             }, matches: { if case .invalidArgument(let why) = $0 { return why.contains("missing.key") }; return false })

@@ -85,7 +85,7 @@ final class MirrorTests: XCTestCase {
     }
 
     /// An origin with `mirrored/app:1`, and a mirror holding a copy under `cache/mirrored/app:1`.
-    func setUp() async throws -> Setup {
+    func makeSetup() async throws -> Setup {
         try NetworkTools.registry(.plain)
         let origin = try await TestRegistry.start(.plain)
         let mirror: TestRegistry
@@ -108,7 +108,7 @@ final class MirrorTests: XCTestCase {
     }
 
     func testPullIsServedByTheMirrorAndFallsBackWhenItStops() async throws {
-        let setup = try await setUp()
+        let setup = try await makeSetup()
         do {
             let logs = LogCollector()
             var configuration = Sample.configuration(logger: logs.logger)
@@ -144,7 +144,7 @@ final class MirrorTests: XCTestCase {
     }
 
     func testDigestOnlyMirrorIsSkippedForTagsAndBlockedRegistriesAreRefused() async throws {
-        let setup = try await setUp()
+        let setup = try await makeSetup()
         do {
             var configuration = Sample.configuration()
             configuration.registry.registries = try RegistriesConfiguration.load(file: try setup.conf(pullFromMirror: "digest-only"))
@@ -178,7 +178,7 @@ final class MirrorTests: XCTestCase {
     }
 
     func testOcictlReadsRegistriesConf() async throws {
-        let setup = try await setUp()
+        let setup = try await makeSetup()
         let ocictl = try OCICtl()
         defer { ocictl.cleanup() }
         do {
