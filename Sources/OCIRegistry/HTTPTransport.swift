@@ -205,14 +205,23 @@ final class HTTPTransport: Sendable {
         request.method = method
         request.headers = headers
         if let body { request.body = body.ahcBody }
+        var offersClientCertificate = false
         if url.scheme?.lowercased() == "https" {
-            request.tlsConfiguration = try tlsConfiguration(for: url.hostWithPort)
+            let tls = try tlsConfiguration(for: url.hostWithPort)
+            offersClientCertificate = !tls.certificateChain.isEmpty
+            request.tlsConfiguration = tls
         }
         let proxy = proxy(for: url)
         do {
             return try await client(for: proxy).execute(request, deadline: .distantFuture)
         } catch let error as HTTPClientError where error == .cancelled {
             throw CancellationError()
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed && request.tlsConfiguration != nil && !offersClientCertificate {
+            // A registry that demands a client certificate closes a TLS 1.3 connection without one right after the
+            // handshake, which is all the client sees: say what may be missing.
+            throw RegistryError.transport(host: url.hostWithPort, underlying: "\(error)"
+                + (proxy.map { " (through the proxy \($0.redacted))" } ?? "")
+                + "; if the registry demands a client certificate (mutual TLS), give one (TLS.clientCertificate, TLS.hosts or a certs.d client.cert)")
         } catch {
             throw Self.classify(error, host: url.hostWithPort, proxy: proxy)
         }
