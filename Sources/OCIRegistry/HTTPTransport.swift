@@ -212,6 +212,11 @@ final class HTTPTransport: Sendable {
             request.tlsConfiguration = tls
         }
         let proxy = proxy(for: url)
+        if let proxy, proxy.kind == .http, url.scheme?.lowercased() == "http" {
+            return try await AbsoluteFormForwarding.execute(proxy: proxy, method: method, url: url, headers: headers, body: body,
+                                                            connectTimeout: configuration.connectTimeout,
+                                                            readTimeout: configuration.readTimeout)
+        }
         do {
             return try await client(for: proxy).execute(request, deadline: .distantFuture)
         } catch let error as HTTPClientError where error == .cancelled {

@@ -178,6 +178,17 @@ public final class TestProxy: Sendable {
         FileManager.default.contents(atPath: accessLogPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
+    /// The access log once it contains `text`, or as it is after `timeout`. squid writes a tunnel's line when the
+    /// tunnel closes, which may be a moment after the client closed its connection.
+    public func accessLog(waitingFor text: String, timeout: Duration = .seconds(15)) async -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let log = accessLog()
+            if log.contains(text) || ContinuousClock.now >= deadline { return log }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Stops squid and removes its directory. Idempotent.
     public func stop() async {
         let running = child.withLock { c -> RegistryChild? in

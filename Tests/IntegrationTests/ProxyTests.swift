@@ -35,7 +35,7 @@ final class ProxyTests: XCTestCase {
                 XCTAssertEqual(pulled.descriptor.digest, pushed.digest)
             }
             XCTAssertEqual(dir.read("out/a.txt"), dir.read("a.txt"))
-            let log = proxy.accessLog()
+            let log = await proxy.accessLog(waitingFor: "CONNECT registry.test:\(registry.port)")
             XCTAssertTrue(log.contains("CONNECT registry.test:\(registry.port)"), log)
             // Without the proxy the name does not resolve.
             configuration.registry.proxy = .none
@@ -79,7 +79,7 @@ final class ProxyTests: XCTestCase {
             }
             let resolved = try await OCIClient.withClient(configuration: configuration) { try await $0.resolve(ref) }
             XCTAssertEqual(resolved.digest, pushed.digest)
-            let log = proxy.accessLog()
+            let log = await proxy.accessLog(waitingFor: "CONNECT registry.test:\(registry.port) proxyuser")
             XCTAssertTrue(log.contains("CONNECT registry.test:\(registry.port) proxyuser"), log)
             let registryLog = (try? String(contentsOfFile: registry.logFile, encoding: .utf8)) ?? ""
             let basic = Data("proxyuser:pr0xy:p@ss/word".utf8).base64EncodedString()
@@ -121,10 +121,57 @@ final class ProxyTests: XCTestCase {
             let pushed = try await OCIClient.withClient(configuration: configuration) { try await $0.push(files: files, to: ref) }
             let resolved = try await OCIClient.withClient(configuration: configuration) { try await $0.resolve(ref) }
             XCTAssertEqual(resolved.digest, pushed.digest)
-            let log = proxy.accessLog()
-            XCTAssertTrue(log.contains("registry.test:\(registry.port)"), log)
             let realmPort = try XCTUnwrap(URL(string: try XCTUnwrap(registry.tokenServer).realm)?.port)
+            let log = await proxy.accessLog(waitingFor: "127.0.0.1:\(realmPort)")
+            XCTAssertTrue(log.contains("GET http://registry.test:\(registry.port)/v2/"), "plain HTTP in absolute form:\n\(log)")
+            XCTAssertTrue(log.contains("PUT http://registry.test:\(registry.port)/v2/plain/app/manifests/1"), log)
             XCTAssertTrue(log.contains("127.0.0.1:\(realmPort)"), "the token realm went through the proxy:\n\(log)")
+        } catch {
+            await proxy.stop()
+            await registry.stop()
+            throw error
+        }
+        await proxy.stop()
+        await registry.stop()
+    }
+
+    /// Plain HTTP through a proxy that demands credentials: a 407 without them, push and pull (a blob of a few MiB,
+    /// streamed) with them, in the library and in ocictl (`HTTP_PROXY`).
+    func testPlainHTTPThroughAnAuthenticatingProxy() async throws {
+        try NetworkTools.squid()
+        try NetworkTools.registry(.plain)
+        let registry = try await TestRegistry.start(.plain)
+        var proxyOptions = TestProxy.Options()
+        proxyOptions.username = "plainuser"
+        let proxy = try await TestProxy.start(proxyOptions)
+        let dir = try TempDir(prefix: "proxy-plain-auth")
+        let ocictl = try OCICtl()
+        defer {
+            dir.remove()
+            ocictl.cleanup()
+        }
+        do {
+            var configuration = Sample.configuration()
+            configuration.registry.plainHTTP = .allowed
+            configuration.registry.proxy = Proxy(httpProxy: proxy.url)
+            let ref = "registry.test:\(registry.port)/plainauth/app:1"
+            await assertRegistryError("no proxy credentials", {
+                try await OCIClient.withClient(configuration: configuration) { _ = try await $0.resolve(ref) }
+            }, matches: { if case .proxy = $0 { return true }; return false })
+            configuration.registry.proxy = Proxy(httpProxy: proxy.urlWithCredentials)
+            let big = try dir.write("big.bin", Bytes.random(3 << 20))
+            let pushed = try await OCIClient.withClient(configuration: configuration) { try await $0.push(files: [FileToPush(big)], to: ref) }
+            let pulled = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: dir.file("out")) }
+            XCTAssertEqual(pulled.descriptor.digest, pushed.digest)
+            XCTAssertEqual(dir.read("out/big.bin"), dir.read("big.bin"))
+            let log = await proxy.accessLog(waitingFor: "GET http://registry.test:\(registry.port)/v2/plainauth/app/blobs/")
+            XCTAssertTrue(log.contains("GET http://registry.test:\(registry.port)/v2/plainauth/app/blobs/"), log)
+            XCTAssertTrue(log.contains("plainuser"), log)
+            let registryLog = (try? String(contentsOfFile: registry.logFile, encoding: .utf8)) ?? ""
+            XCTAssertFalse(registryLog.contains(try XCTUnwrap(proxy.password)), "the proxy password reached the registry")
+            XCTAssertFalse(registryLog.contains("plainuser"), "the proxy user reached the registry")
+            let resolved = try await ocictl.ok(["resolve", ref, "--plain-http"], environment: ["HTTP_PROXY": proxy.urlWithCredentials])
+            XCTAssertTrue(resolved.stdoutText.hasPrefix(pushed.digest.description), resolved.summary)
         } catch {
             await proxy.stop()
             await registry.stop()
@@ -163,7 +210,8 @@ final class ProxyTests: XCTestCase {
             XCTAssertFalse(proxy.accessLog().contains("127.0.0.1:\(registry.port)"), "loopback and NO_PROXY went direct:\n\(proxy.accessLog())")
             configuration.registry.proxy = Proxy(url: proxy.url, proxiesLoopback: true)
             _ = try await OCIClient.withClient(configuration: configuration) { try await $0.resolve("127.0.0.1:\(registry.port)/loop/app:1") }
-            XCTAssertTrue(proxy.accessLog().contains("CONNECT 127.0.0.1:\(registry.port)"), proxy.accessLog())
+            let tunnelled = await proxy.accessLog(waitingFor: "CONNECT 127.0.0.1:\(registry.port)")
+            XCTAssertTrue(tunnelled.contains("CONNECT 127.0.0.1:\(registry.port)"), tunnelled)
         } catch {
             await proxy.stop()
             await registry.stop()
@@ -196,7 +244,8 @@ final class ProxyTests: XCTestCase {
             XCTAssertFalse(push.stderrText.contains(try XCTUnwrap(proxy.password)), "ocictl -v logged the proxy password")
             let resolved = try await ocictl.run(["resolve", ref, "--ca-file", ca, "--proxy", proxy.urlWithCredentials])
             XCTAssertEqual(resolved.status, 0, resolved.summary)
-            XCTAssertTrue(proxy.accessLog().contains("CONNECT registry.test:\(registry.port) ctl"), proxy.accessLog())
+            let ctlLog = await proxy.accessLog(waitingFor: "CONNECT registry.test:\(registry.port) ctl")
+            XCTAssertTrue(ctlLog.contains("CONNECT registry.test:\(registry.port) ctl"), ctlLog)
             let direct = try await ocictl.run(["resolve", ref, "--ca-file", ca, "--no-proxy"],
                                               environment: ["HTTPS_PROXY": proxy.urlWithCredentials])
             XCTAssertNotEqual(direct.status, 0, "--no-proxy must go direct, where registry.test does not resolve")
