@@ -8,7 +8,7 @@ import OCISync
 /// A registry repository read through its mirrors: every read (resolve, manifest, blob, existence check,
 /// referrers) tries the mirrors that apply, in order, then the origin, and stays with the first one that answers
 /// until it fails. Writes (push, tag) go to the origin only. Made by `OCIClient` for the sources of pulls, copies and
-/// inspections when ``RegistryClient/Configuration/registries`` names mirrors for the reference.
+/// inspections when `RegistryClient.Configuration.registries` names mirrors for the reference.
 ///
 /// Which endpoint served is logged at `info` level (ocictl `-v`), as is each failure that moved on to the next one.
 public struct MirroredRepository: Target, ManifestReader, TagLister, ReferrerLister, RegistryRepository {

@@ -201,3 +201,93 @@ final class MirrorTests: XCTestCase {
         await setup.stop()
     }
 }
+
+/// A docker config naming only a `credsStore` (amazon-ecr-credential-helper's setup) asks that helper for every
+/// registry, through ocictl; registries.conf `insecure` gives plain HTTP and skip-verify per host.
+final class CredsStoreAndInsecureTests: XCTestCase {
+    func testCredsStoreOnlyConfigServesEveryRegistryThroughOcictl() async throws {
+        try NetworkTools.registry(.htpasswd)
+        let registry = try await TestRegistry.start(.htpasswd)
+        let ocictl = try OCICtl()
+        let bin = try TempDir(prefix: "credsstore-bin")
+        defer {
+            ocictl.cleanup()
+            bin.remove()
+        }
+        do {
+            let user = try XCTUnwrap(registry.username), password = try XCTUnwrap(registry.password)
+            let script = """
+                #!/bin/sh
+                [ "$1" = get ] || exit 2
+                url=$(cat)
+                echo "$url" >> '\(bin.path)/asked'
+                if [ "$url" = '\(registry.host)' ]; then
+                  printf '{"ServerURL":"%s","Username":"\(user)","Secret":"\(password)"}' "$url"; exit 0
+                fi
+                echo "credentials not found in native keychain"; exit 1
+                """
+            let helper = try bin.write("docker-credential-teststore", Bytes.utf8(script))
+            chmod(helper, 0o755)
+            _ = try ocictl.home.write(".docker/config.json", Bytes.utf8(#"{"credsStore": "teststore"}"#))
+            let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let file = try ocictl.home.write("f.txt", Bytes.random(300))
+            try await ocictl.ok(["push", "\(registry.host)/store/app:1", file, "-q"], environment: ["PATH": path])
+            try await ocictl.ok(["resolve", "\(registry.host)/store/app:1"], environment: ["PATH": path])
+            XCTAssertTrue((bin.read("asked").map(Bytes.text) ?? "").contains(registry.host), "the store was asked for the host")
+        } catch {
+            await registry.stop()
+            throw error
+        }
+        await registry.stop()
+    }
+
+    func testInsecureInRegistriesConfAllowsPlainHTTPAndSkipsVerification() async throws {
+        try NetworkTools.registry(.tls)
+        try NetworkTools.registry(.plain)
+        let tls = try await TestRegistry.start(.tls)
+        let plain: TestRegistry
+        do { plain = try await TestRegistry.start(.plain) } catch {
+            await tls.stop()
+            throw error
+        }
+        let dir = try TempDir(prefix: "insecure-conf")
+        let ocictl = try OCICtl()
+        defer {
+            dir.remove()
+            ocictl.cleanup()
+        }
+        do {
+            let conf = try dir.write("registries.conf", Bytes.utf8("""
+                [[registry]]
+                location = "\(tls.host)"
+                insecure = true
+
+                [[registry]]
+                location = "\(plain.host)"
+                insecure = true
+
+                """))
+            let files = try Sample.files(in: dir)
+            var strict = Sample.configuration()
+            strict.registry.plainHTTP = .never
+            await assertRegistryError("untrusted CA without the file", {
+                try await OCIClient.withClient(configuration: strict) { _ = try await $0.push(files: files, to: "\(tls.host)/insecure/app:1") }
+            }, matches: { $0.isTLS })
+            var configured = strict
+            configured.registry.registries = try RegistriesConfiguration.load(file: conf)
+            try await OCIClient.withClient(configuration: configured) { client in
+                _ = try await client.push(files: files, to: "\(tls.host)/insecure/app:1")
+                _ = try await client.push(files: files, to: "\(plain.host)/insecure/app:1")
+            }
+            let refused = try await ocictl.run(["resolve", "\(tls.host)/insecure/app:1"])
+            XCTAssertNotEqual(refused.status, 0, "without the file the test CA is not trusted")
+            try await ocictl.ok(["resolve", "\(tls.host)/insecure/app:1", "--registries-conf", conf])
+        } catch {
+            await tls.stop()
+            await plain.stop()
+            throw error
+        }
+        await tls.stop()
+        await plain.stop()
+    }
+}
