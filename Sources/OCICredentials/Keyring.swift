@@ -16,7 +16,9 @@ public typealias CredentialGetter = @Sendable (_ address: String) throws -> Cred
 ///    `registry-1.docker.io` all match Docker Hub references.
 /// 2. Path-specific keys are tried most specific first: for `eu.gcr.io/proj/img` the keys `eu.gcr.io/proj/img`, then
 ///    `eu.gcr.io/proj`, then `eu.gcr.io`. A key whose entries give nothing usable falls back to the next shorter key
-///    (the Go trie never backtracked). Keys only match whole path segments; there is no catch-all key.
+///    (the Go trie never backtracked). Keys only match whole path segments; there is no catch-all key: what serves
+///    any host (a `credsStore` helper, `.netrc`, `GITHUB_TOKEN`) is a fallback (``addFallback(helper:)``), asked in
+///    the order added once no key gave a credential.
 /// 3. Within one key, entries are tried in the order they were added (earlier sources first; within one config file,
 ///    Docker Hub's `docker.io` key before `index.docker.io` before `registry-1.docker.io`, then keys in sorted order).
 ///    Errors and anonymous results are skipped; the first usable credential wins.

@@ -181,6 +181,44 @@ final class ProxyTests: XCTestCase {
         await registry.stop()
     }
 
+    /// A blob download redirected to storage on another host goes through the proxy too, unless NO_PROXY names
+    /// that host.
+    func testBlobRedirectsFollowTheProxyRules() async throws {
+        try NetworkTools.squid()
+        let registry = try await InProcessRegistry.start(.init(blobHost: true))
+        let proxy = try await TestProxy.start()
+        let dir = try TempDir(prefix: "proxy-redirect")
+        defer { dir.remove() }
+        do {
+            let blobHost = try XCTUnwrap(registry.blobHost)
+            let ref = "\(registry.host)/redirected/app:1"
+            let files = try Sample.files(in: dir)
+            _ = try await OCIClient.withClient(configuration: Sample.configuration()) { try await $0.push(files: files, to: ref) }
+            registry.setFaults([.init("GET", "/v2/**/blobs/*", .redirectToBlobHost())])
+            var configuration = Sample.configuration()
+            configuration.registry.proxy = Proxy(url: proxy.url, proxiesLoopback: true)
+            _ = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: dir.file("one")) }
+            let log = await proxy.accessLog(waitingFor: "GET http://\(blobHost)/")
+            XCTAssertTrue(log.contains("GET http://\(registry.host)/v2/redirected/app/blobs/"), log)
+            XCTAssertTrue(log.contains("GET http://\(blobHost)/"), "the redirect target went through the proxy:\n\(log)")
+            XCTAssertEqual(dir.read("one/a.txt"), dir.read("a.txt"))
+
+            let before = log.split(separator: "\n").filter { $0.contains(blobHost) }.count
+            configuration.registry.proxy = Proxy(url: proxy.url, noProxy: blobHost, proxiesLoopback: true)
+            _ = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: dir.file("two")) }
+            let after = await proxy.accessLog(waitingFor: "never-there", timeout: .milliseconds(300))
+            XCTAssertEqual(after.split(separator: "\n").filter { $0.contains(blobHost) }.count, before,
+                           "NO_PROXY sent the storage host direct:\n\(after)")
+            XCTAssertEqual(dir.read("two/a.txt"), dir.read("a.txt"))
+        } catch {
+            await proxy.stop()
+            try? await registry.shutdown()
+            throw error
+        }
+        await proxy.stop()
+        try await registry.shutdown()
+    }
+
     /// NO_PROXY names go direct (registry.test then fails to resolve; the proxy sees nothing), loopback goes direct
     /// by default, and a NO_PROXY address goes direct when loopback is proxied.
     func testNoProxyAndLoopbackBypassTheProxy() async throws {
