@@ -115,7 +115,15 @@ actor RegistryHost {
                 switch error {
                 case .transport, .tls:
                     if scheme == "https" { httpsError = error; continue }
-                    if let httpsError { throw httpsError }
+                    // Both failed: the HTTPS failure leads (it is usually what to fix), the plain-HTTP one follows
+                    // (through a proxy for http:// only, it may be the one that matters).
+                    if let httpsError = httpsError as? RegistryError {
+                        switch httpsError {
+                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + "; plain HTTP failed too: \(error)")
+                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + "; plain HTTP failed too: \(error)")
+                        default: throw httpsError
+                        }
+                    }
                     throw error
                 default:
                     throw error
