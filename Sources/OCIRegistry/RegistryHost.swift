@@ -104,7 +104,17 @@ actor RegistryHost {
                     return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
                 default:
                     // A plain-HTTP answer after HTTPS failed (e.g. a TLS port's "HTTP request to an HTTPS
-                    // server"): the HTTPS failure is what the user must fix.
+                    // server"): the HTTPS failure is what the user must fix. Through a proxy, the answer may be the
+                    // proxy's own: say it.
+                    if let httpsError = httpsError as? RegistryError, let proxy = transport.proxy(for: url) {
+                        let note = "; plain HTTP through the proxy \(proxy.redacted) answered \(response.status.code)"
+                            + (snippet(body).map { ": \($0.prefix(120))" } ?? "")
+                        switch httpsError {
+                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + note)
+                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + note)
+                        default: throw httpsError
+                        }
+                    }
                     if let httpsError { throw httpsError }
                     throw RegistryError.registry(operation: "ping", target: url.absoluteString,
                                                  status: Int(response.status.code),

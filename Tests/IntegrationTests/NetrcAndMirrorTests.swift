@@ -120,7 +120,8 @@ final class MirrorTests: XCTestCase {
             XCTAssertEqual(pulled.descriptor.digest.description, setup.digest)
             XCTAssertEqual(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0,
                            "the origin served no blob:\n\(Sample.log(setup.origin, from: originStart))")
-            XCTAssertGreaterThan(blobGETs(Sample.log(setup.mirror, from: mirrorStart), repository: "cache/mirrored/app"), 0)
+            let waited1 = await Sample.log(setup.mirror, from: mirrorStart, waitingFor: "/cache/mirrored/app/blobs/")
+            XCTAssertGreaterThan(blobGETs(waited1, repository: "cache/mirrored/app"), 0)
             XCTAssertTrue(logs.text.contains("served by mirror \(setup.mirror.host)/cache/mirrored/app"), logs.text)
 
             // Pushes go to the origin only.
@@ -134,7 +135,8 @@ final class MirrorTests: XCTestCase {
             originStart = Sample.logSize(setup.origin)
             let fallback = try await OCIClient.withClient(configuration: configuration) { try await $0.pull(ref, into: setup.dir.file("two")) }
             XCTAssertEqual(fallback.descriptor.digest.description, setup.digest)
-            XCTAssertGreaterThan(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0)
+            let waited2 = await Sample.log(setup.origin, from: originStart, waitingFor: "/mirrored/app/blobs/")
+            XCTAssertGreaterThan(blobGETs(waited2, repository: "mirrored/app"), 0)
             XCTAssertTrue(logs.text.contains("served by origin \(setup.origin.host)/mirrored/app"), logs.text)
         } catch {
             await setup.stop()
@@ -155,7 +157,8 @@ final class MirrorTests: XCTestCase {
             mirrorStart = Sample.logSize(setup.mirror)
             let originStart = Sample.logSize(setup.origin)
             _ = try await OCIClient.withClient(configuration: configuration) { try await $0.pull("\(setup.origin.host)/mirrored/app@\(setup.digest)", into: setup.dir.file("digest")) }
-            XCTAssertGreaterThan(blobGETs(Sample.log(setup.mirror, from: mirrorStart), repository: "cache/mirrored/app"), 0)
+            let waited3 = await Sample.log(setup.mirror, from: mirrorStart, waitingFor: "/cache/mirrored/app/blobs/")
+            XCTAssertGreaterThan(blobGETs(waited3, repository: "cache/mirrored/app"), 0)
             XCTAssertEqual(blobGETs(Sample.log(setup.origin, from: originStart), repository: "mirrored/app"), 0)
 
             configuration.registry.registries = try RegistriesConfiguration.load(file: try setup.conf(blockedOrigin: true))

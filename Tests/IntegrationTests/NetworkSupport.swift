@@ -75,6 +75,17 @@ enum Sample {
         return String(decoding: data.dropFirst(offset), as: UTF8.self)
     }
 
+    /// The registry log from byte `offset` on, once it holds `text` (the registry writes its access log a moment
+    /// after answering), or as it is after a bounded wait.
+    static func log(_ registry: TestRegistry, from offset: Int, waitingFor text: String) async -> String {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let log = log(registry, from: offset)
+            if log.contains(text) || ContinuousClock.now >= deadline { return log }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     static func logSize(_ registry: TestRegistry) -> Int {
         (FileManager.default.contents(atPath: registry.logFile) ?? Data()).count
     }
