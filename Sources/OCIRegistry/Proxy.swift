@@ -92,6 +92,25 @@ public struct Proxy: Sendable, Hashable {
 }
 }
 
+extension RegistryClient.Configuration.Proxy: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The settings with proxy credentials replaced by `***`: printing a configuration never shows a password.
+    public var description: String {
+        func show(_ url: String?) -> String { url.map { ProxyServer.redact($0) } ?? "direct" }
+        return "Proxy(https: \(show(httpsProxy)), http: \(show(httpProxy)), noProxy: \(String(reflecting: noProxy)), proxiesLoopback: \(proxiesLoopback))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "httpsProxy": httpsProxy.map { ProxyServer.redact($0) } as Any,
+            "httpProxy": httpProxy.map { ProxyServer.redact($0) } as Any,
+            "noProxy": noProxy,
+            "proxiesLoopback": proxiesLoopback,
+        ], displayStyle: .struct)
+    }
+}
+
 /// A proxy server parsed from its URL.
 struct ProxyServer: Sendable, Hashable {
     enum Kind: Sendable, Hashable { case http, socks }

@@ -46,6 +46,15 @@ final class NetworkSettingsTests: XCTestCase {
         XCTAssertNil(route(Proxy(url: "http://p:1", noProxy: "*"), "https://anything.example/v2/"))
     }
 
+    func testPrintingNeverShowsProxyCredentials() {
+        var configuration = RegistryClient.Configuration()
+        configuration.proxy = Proxy(url: "http://user:s3cret@proxy.corp:3128")
+        for text in ["\(configuration.proxy)", String(reflecting: configuration.proxy), "\(configuration)", String(reflecting: configuration)] {
+            XCTAssertFalse(text.contains("s3cret"), text)
+        }
+        XCTAssertTrue("\(configuration.proxy)".contains("http://***@proxy.corp:3128"))
+    }
+
     func testLoopbackGoesDirectUnlessAskedOtherwise() {
         let p = Proxy(url: "http://proxy:3128")
         for url in ["https://localhost:5000/v2/", "http://127.0.0.1:5000/v2/", "https://127.9.9.9/", "https://[::1]:5000/", "https://a.localhost/"] {
