@@ -25,16 +25,62 @@ enum RequestBody: Sendable {
     }
 }
 
-/// Adapts a `ByteStream` to the `ByteBuffer` sequence AsyncHTTPClient streams from.
+/// Adapts a `ByteStream` to the `ByteBuffer` sequence AsyncHTTPClient streams from, with a bound on the bytes
+/// handed over but not yet written to the socket.
+///
+/// AsyncHTTPClient writes each request-body part without waiting for the write (it pauses the producer only when
+/// the channel's writability change reaches it), so a source faster than the registry, such as a local file, could
+/// queue megabytes per upload before that pause lands (measured: ~2.5 MiB per concurrent upload). The iterator
+/// keeps a reference to each part it handed over; a part NIO has written is again uniquely owned here. Before
+/// handing over more than `maxInFlight` bytes, it waits, in short sleeps, until the oldest parts are written.
 struct ByteBufferSequence: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let stream: ByteStream
+    static let maxInFlight = 512 << 10
+    /// The longest wait for NIO to write earlier parts; past it the iterator stops waiting (a stalled connection
+    /// is failed by the read timeout, which releases every part).
+    static let maxWait: Duration = .seconds(30)
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: ByteStream.AsyncIterator
+        private var inFlight: [ByteBuffer] = []
+        private var inFlightBytes = 0
+
+        init(base: ByteStream.AsyncIterator) { self.base = base }
+
         mutating func next() async throws -> ByteBuffer? {
-            guard let chunk = try await base.next() else { return nil }
-            return ByteBuffer(bytes: chunk)
+            guard let chunk = try await base.next() else {
+                inFlight.removeAll()
+                return nil
+            }
+            let part = ByteBuffer(bytes: chunk)
+            try await waitForWrites(before: part.readableBytes)
+            inFlight.append(part)
+            inFlightBytes += part.readableBytes
+            return part
+        }
+
+        /// Waits until `count` more bytes fit under the in-flight bound.
+        private mutating func waitForWrites(before count: Int) async throws {
+            let clock = ContinuousClock()
+            let deadline = clock.now + ByteBufferSequence.maxWait
+            while true {
+                dropWrittenParts()
+                if inFlight.isEmpty || inFlightBytes + count <= ByteBufferSequence.maxInFlight || clock.now > deadline {
+                    return
+                }
+                try await Task.sleep(for: .microseconds(250))
+            }
+        }
+
+        /// Forgets the leading parts that NIO no longer holds (written to the socket or dropped).
+        private mutating func dropWrittenParts() {
+            var written = 0
+            while written < inFlight.count, inFlight[written].modifyIfUniquelyOwned({ _ in true }) == true {
+                inFlightBytes -= inFlight[written].readableBytes
+                written += 1
+            }
+            if written > 0 { inFlight.removeFirst(written) }
         }
     }
 
