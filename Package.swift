@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OCISchema1", targets: ["OCISchema1"]),
         .library(name: "OCIKit", targets: ["OCIKit"]),
         .library(name: "OCIGoCompat", targets: ["OCIGoCompat"]),
+        .library(name: "OCIMirror", targets: ["OCIMirror"]),
         .library(name: "OCITesting", targets: ["OCITesting"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
     ],
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
@@ -93,6 +95,14 @@ let package = Package(
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache", "OCISchema1",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Mirroring at scale: `ocictl sync`'s engine. A YAML configuration (Yams) of sources, destinations, tag
+        // filters, platforms, referrers and per-host limits; a plan (copy, skip, delete) from one HEAD per tag and
+        // side; shards by a stable hash; a report.
+        .target(name: "OCIMirror", dependencies: [
+            "OCISync", "OCIKit",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The system's crypt(3), for htpasswd hashes (bcrypt) of the in-process registry.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // Test support: real registry processes, a token server, an in-process HTTP fake and an in-process
@@ -114,7 +124,7 @@ let package = Package(
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync", "OCICtlSupport",
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIGoCompat", "OCILayout", "OCICache",
-            "OCITesting",
+            "OCIMirror", "OCITesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -154,8 +164,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .testTarget(name: "OCIMirrorTests", dependencies: [
+            "OCITestFixtures", "OCISync", "OCIMirror", "OCIKit", "OCITesting",
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "OCITestFixtures", "OCISync",
+            "OCITestFixtures", "OCISync", "OCIMirror", "OCILayout",
             "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
     ],

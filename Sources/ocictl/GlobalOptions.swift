@@ -76,9 +76,16 @@ struct GlobalOptions: ParsableArguments {
     /// Runs `body` with a client made from the flags (credentials from docker, podman, the environment and
     /// `--registry-config`), shut down afterwards.
     func withClient<T>(_ body: (OCIClient) async throws -> T) async throws -> T {
+        try await withClient(adjusting: { _ in }, body)
+    }
+
+    /// `withClient` with the configuration adjusted first (a sync adds its host limits).
+    func withClient<T>(adjusting adjust: (inout OCIClient.Configuration) -> Void,
+                       _ body: (OCIClient) async throws -> T) async throws -> T {
         let keyring = try KeyringBuilder().fromConfigFiles(registryConfigs).withLogger(makeLogger()).build()
-        let configuration = OCIClient.Configuration(registry: registryConfiguration(credentials: keyring),
+        var configuration = OCIClient.Configuration(registry: registryConfiguration(credentials: keyring),
                                                     cacheDirectory: cacheDirectory)
+        adjust(&configuration)
         return try await OCIClient.withClient(configuration: configuration, body)
     }
 
