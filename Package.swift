@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "OCICredentials", targets: ["OCICredentials"]),
         .library(name: "OCILayout", targets: ["OCILayout"]),
         .library(name: "OCICache", targets: ["OCICache"]),
+        .library(name: "OCIArchive", targets: ["OCIArchive"]),
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
         .library(name: "OCISchema1", targets: ["OCISchema1"]),
         .library(name: "OCITar", targets: ["OCITar"]),
@@ -49,6 +50,9 @@ let package = Package(
         .target(name: "OCIContent", dependencies: ["OCISync", "OCISpec", "OCIReference"]),
         // The OCI image layout directory as a content target.
         .target(name: "OCILayout", dependencies: ["OCISync", "OCISpec", "OCIReference", "OCIContent"]),
+        // A tar of an OCI image layout (skopeo's oci-archive:) as a content target: read from the tar's offsets
+        // without extracting, written straight into a new tar that replaces the old one atomically.
+        .target(name: "OCIArchive", dependencies: ["OCISync", "OCISpec", "OCIContent", "OCILayout", "OCITar"]),
         // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
         .target(name: "OCICache", dependencies: [
             "OCISync",
@@ -92,6 +96,7 @@ let package = Package(
         .target(name: "OCIKit", dependencies: [
             "OCISync",
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache", "OCISchema1",
+            "OCIArchive",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Go ociclient API (Client, ExtendedClient, Store, GenericStore, Copy, helpers) over the verbs.
@@ -104,7 +109,7 @@ let package = Package(
         // filters, platforms, referrers and per-host limits; a plan (copy, skip, delete) from one HEAD per tag and
         // side; shards by a stable hash; a report.
         .target(name: "OCIMirror", dependencies: [
-            "OCISync", "OCIKit",
+            "OCISync", "OCIKit", "OCIArchive",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,5 +1,6 @@
 import Foundation
 import OCIContent
+import OCILayout
 import OCISpec
 import OCISync
 import OCITar

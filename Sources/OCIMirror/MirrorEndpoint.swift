@@ -9,7 +9,7 @@ enum MirrorEndpoint: Sendable, Hashable {
     case layout(path: String, tag: String?)
     case archive(path: String, tag: String?)
 
-    static let archiveScheme = "oci-archive://"
+    static let archiveScheme = OCIArchiveStore.scheme
 
     init(parsing text: String) throws {
         if text.hasPrefix(OCILayoutStore.scheme) {

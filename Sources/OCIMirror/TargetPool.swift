@@ -1,4 +1,5 @@
 import Foundation
+import OCIArchive
 import OCIKit
 
 /// The targets of a run, one per store and access, so that a layout or an archive is opened once and an
@@ -11,9 +12,7 @@ actor TargetPool {
     }
 
     private var targets: [Key: any Target] = [:]
-    #if canImport(OCIArchive)
     private var archives: [MirrorStore: OCIArchiveStore] = [:]
-    #endif
 
     func target(_ store: MirrorStore, client: OCIClient, writing: Bool, mountSources: [String] = []) throws -> any Target {
         let key = Key(store: store, writing: writing, mountSources: mountSources)
@@ -25,9 +24,6 @@ actor TargetPool {
         case .layout(let path):
             made = try OCILayoutStore(path: path, create: writing)
         case .archive(let path):
-            #if !canImport(OCIArchive)
-            throw MirrorError.unsupportedEndpoint(path, "archives are not built in")
-            #else
             if writing {
                 // One writer per archive: every copy into it goes through the same store.
                 if let open = archives[store] { return open }
@@ -40,7 +36,6 @@ actor TargetPool {
                 }
                 made = try OCIArchiveStore(path: path, mode: .read)
             }
-            #endif
         }
         targets[key] = made
         return made
@@ -49,12 +44,10 @@ actor TargetPool {
     /// Writes every archive opened for writing; returns those that failed, with why.
     func finish() async -> [(MirrorStore, any Error)] {
         var failures: [(MirrorStore, any Error)] = []
-        #if canImport(OCIArchive)
         for (store, archive) in archives {
             do { try await archive.close() } catch { failures.append((store, error)) }
         }
         archives = [:]
-        #endif
         return failures
     }
 }
