@@ -20,7 +20,7 @@ final class MirrorConfigurationTests: XCTestCase {
         XCTAssertEqual(job.tags.include, ["^v"])
         XCTAssertEqual(job.tags.exclude, ["-rc$"])
         XCTAssertEqual(job.tags.newest, 5)
-        XCTAssertEqual(job.platforms, .some([Platform(os: "linux", architecture: "amd64"), Platform(os: "linux", architecture: "arm64")]))
+        XCTAssertEqual(job.platforms, .some([Platform(architecture: "amd64", os: "linux"), Platform(architecture: "arm64", os: "linux")]))
         XCTAssertTrue(job.referrers)
         XCTAssertEqual(try job.tags.apply(["v0.9", "v1.0.0", "v1.2.0-rc", "v1.1", "latest", "v2.0.0-rc"]), ["v1.0.0", "v1.1"])
         let limits = configuration.hostLimits["docker.io"]
