@@ -47,45 +47,50 @@ public final class Mirror: Sendable {
     }
 
     /// Plans and (unless `dryRun`) runs every job.
+    /// Jobs run in their order, each planned then run, so that a job may read what an earlier one wrote (an
+    /// archive written by one job and copied on by the next).
     public func run(_ options: Options = Options()) async -> MirrorReport {
         let clock = ContinuousClock()
         let start = clock.now
-        var items = await plan(options)
-        for item in items { options.onEvent?(.planned(item)) }
-        let planFailed = items.contains { $0.status == .failed }
-        if !options.dryRun {
-            if planFailed && !options.keepGoing {
-                for index in items.indices where items[index].status == .planned { items[index].status = .notRun }
-            } else {
-                items = await execute(items, options: options)
+        let budgets = RateBudgets(mirror: self, onEvent: options.onEvent)
+        var all: [MirrorItem] = []
+        for (index, job) in configuration.sync.enumerated() {
+            var items = await plan(job: job, index: index, options: options)
+            for item in items {
+                options.onEvent?(.planned(item))
+                if item.status == .failed { options.onEvent?(.finished(item)) }
             }
+            let planFailed = items.contains { $0.status == .failed }
+            if !options.dryRun {
+                if planFailed && !options.keepGoing {
+                    for i in items.indices where items[i].status == .planned { items[i].status = .notRun }
+                } else {
+                    items = await execute(items, options: options, budgets: budgets)
+                }
+            }
+            all += items
+            if !options.keepGoing, items.contains(where: { $0.status == .failed || $0.status == .notRun }) { break }
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return MirrorReport(dryRun: options.dryRun, shard: options.shard, items: items, seconds: seconds)
+        return MirrorReport(dryRun: options.dryRun, shard: options.shard, items: all, seconds: seconds)
     }
 
     // MARK: planning
 
-    /// The plan: every tag of this shard as a copy or skip item, prune deletions, and failed listings.
-    func plan(_ options: Options) async -> [MirrorItem] {
-        var items: [MirrorItem] = []
-        for (index, job) in configuration.sync.enumerated() {
-            do {
-                items += try await plan(job: job, index: index, options: options)
-            } catch {
-                try? Task.checkCancellation()
-                var item = MirrorItem(job: index, source: job.source, destination: job.destination, tag: "",
-                                      action: .list, status: .failed)
-                item.error = Self.describe(error)
-                items.append(item)
-            }
-            if !options.keepGoing, items.contains(where: { $0.status == .failed }) { break }
+    /// The plan of one job: every tag of this shard as a copy or skip item, prune deletions, failed listings.
+    func plan(job: MirrorJob, index: Int, options: Options) async -> [MirrorItem] {
+        do {
+            return try await planItems(job: job, index: index, options: options)
+        } catch {
+            var item = MirrorItem(job: index, source: job.source, destination: job.destination, tag: "",
+                                  action: .list, status: .failed)
+            item.error = Self.describe(error)
+            return [item]
         }
-        return items
     }
 
-    private func plan(job: MirrorJob, index: Int, options: Options) async throws -> [MirrorItem] {
+    private func planItems(job: MirrorJob, index: Int, options: Options) async throws -> [MirrorItem] {
         let pairs = try await expand(job)
         var items: [MirrorItem] = []
         for pair in pairs {
@@ -211,10 +216,9 @@ public final class Mirror: Sendable {
 
     // MARK: running
 
-    private func execute(_ planned: [MirrorItem], options: Options) async -> [MirrorItem] {
+    private func execute(_ planned: [MirrorItem], options: Options, budgets: RateBudgets) async -> [MirrorItem] {
         var items = planned
         let stop = Locked(false)
-        let budgets = RateBudgets(mirror: self, onEvent: options.onEvent)
         let copies = items.indices.filter { items[$0].action == .copy && items[$0].status == .planned }
         let work = copies.map { (index: $0, item: items[$0]) }
         let results = (try? await concurrentMap(work, limit: configuration.concurrency) { entry -> MirrorItem in

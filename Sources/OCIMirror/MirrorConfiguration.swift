@@ -190,10 +190,21 @@ public struct MirrorJob: Sendable {
                           limit: newest)
         }
 
-        /// The tags of `listed` this selection takes.
+        /// The tags of `listed` this selection takes. `newest` without `semver` orders by version too: tags that
+        /// parse as versions by version (a pre-release before its release), others before them, by name.
         public func apply(_ listed: [String]) throws -> [String] {
             if !names.isEmpty { return names }
-            return try filter().apply(listed)
+            guard let newest, semver == nil else { return try filter().apply(listed) }
+            let kept = try TagFilter(include: include, exclude: exclude).apply(listed)
+            let ordered = kept.sorted { a, b in
+                switch (SemanticVersion(parsing: a), SemanticVersion(parsing: b)) {
+                case let (x?, y?): return x == y ? a < b : x < y
+                case (nil, .some): return true
+                case (.some, nil): return false
+                case (nil, nil): return a < b
+                }
+            }
+            return Array(ordered.suffix(newest))
         }
     }
 }

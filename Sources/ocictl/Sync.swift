@@ -37,9 +37,9 @@ struct Sync: AsyncParsableCommand {
             guard !json else { return }
             switch event {
             case .planned(let item) where dryRun:
-                Output.line(Self.line(item))
+                Self.printLine(Self.line(item))
             case .finished(let item):
-                Output.line(Self.line(item))
+                Self.printLine(Self.line(item))
             case .waiting(let host, let seconds, let reason):
                 FileHandle.standardError.write(Data("ocictl: \(host): waiting \(seconds) s for the rate-limit window (\(reason))\n".utf8))
             case .planned:
@@ -52,13 +52,18 @@ struct Sync: AsyncParsableCommand {
         if json {
             try Output.json(JSONOutput(dryRun: report.dryRun, shard: report.shard, items: report.items, summary: report.summary))
         } else {
-            // Items that failed while planning, or were not run, were not printed as they finished.
-            for item in report.items where item.status == .notRun || (item.status == .failed && item.action == .list) {
-                Output.line(Self.line(item))
+            // Items not run were not printed as they finished.
+            for item in report.items where item.status == .notRun {
+                Self.printLine(Self.line(item))
             }
-            Output.line(Self.summary(report))
+            Self.printLine(Self.summary(report))
         }
         if report.hasFailures { throw ExitCode(ExitStatus.failure) }
+    }
+
+    /// A line on stdout at once (unbuffered), so that a log or a pipe sees each item as it finishes.
+    static func printLine(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     static func line(_ item: MirrorItem) -> String {

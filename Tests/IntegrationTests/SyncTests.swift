@@ -82,7 +82,7 @@ final class SyncTests: XCTestCase {
                 "\(source.host)/team/app:v1.0.0 -> \(destination.host)/mirror/app:v1.0.0",
                 "\(source.host)/team/app:v1.1.0 -> \(destination.host)/mirror/app:v1.1.0",
                 "\(source.host)/team/app:v2.0.0 -> \(destination.host)/mirror/app:v2.0.0",
-                // newest 2 in the registry's (lexical) order
+                // newest 2 by version
                 "\(source.host)/team/app:v2.0.0 -> \(destination.host)/copy/app:v2.0.0",
                 "\(source.host)/team/app:v2.0.0-rc1 -> \(destination.host)/copy/app:v2.0.0-rc1",
                 "\(source.host)/team/tool:1.1 -> \(destination.host)/copy/tool:1.1",
@@ -193,7 +193,7 @@ final class SyncTests: XCTestCase {
             let digests = try await Self.pushImages(source, repository: "kill/app", tags: tags, layerSize: 3 << 20)
             let config = try scratch.write("sync.yaml", Bytes.utf8("""
                 concurrency: 2
-                hosts: {"\(destination.host)": {rps: 40}}
+                hosts: {"\(destination.host)": {rps: 10}}
                 sync:
                   - {source: "\(source.host)/kill/app", destination: "\(destination.host)/kill/app"}
                 """))
