@@ -11,13 +11,19 @@ final class SyncTests: XCTestCase {
     @discardableResult
     static func pushImages(_ registry: RegistryUnderTest, repository: String, tags: [String],
                            layerSize: Int = 1_000) async throws -> [String: OCIDigest] {
+        try await pushImages(host: registry.host, repository: repository, tags: tags, layerSize: layerSize)
+    }
+
+    @discardableResult
+    static func pushImages(host: String, repository: String, tags: [String],
+                           layerSize: Int = 1_000) async throws -> [String: OCIDigest] {
         let client = try Clients.make()
         return try await Clients.with(client) { client in
             var digests: [String: OCIDigest] = [:]
             for tag in tags {
                 let image = try TestImage.make(config: Bytes.utf8("{\"tag\":\"\(tag)\",\"n\":\"\(UUID().uuidString)\"}"),
                                                layers: [Bytes.random(layerSize)])
-                try await Upload.image(client, "\(registry.host)/\(repository):\(tag)", image)
+                try await Upload.image(client, "\(host)/\(repository):\(tag)", image)
                 digests[tag] = image.descriptor.digest
             }
             return digests
@@ -251,6 +257,47 @@ final class SyncTests: XCTestCase {
                            ["\(source.host)/p/app:old -> ocidir://\(layout):old"])
             let tags = try await ocictl.ok(["tags", "ocidir://\(layout)"]).stdoutText
             XCTAssertEqual(tags.split(separator: "\n").sorted(), ["1", "2"])
+        }
+    }
+
+    /// A source that reports Docker Hub's rate-limit headers (the in-process registry answers the HEADs after
+    /// the plan's with scripted ones: first 1 pull left, then none): the first image is copied, the rest fail
+    /// with a message that says what is left, and nothing else is pulled.
+    func testARateLimitThatWouldRunOutStopsClearly() async throws {
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let scratch = try TempDir(prefix: "it-sync-ratelimit")
+        defer { scratch.remove() }
+        let tags = ["t1", "t2", "t3"]
+        func limited(_ remaining: Int) -> InProcessRegistry.Fault.Behavior {
+            .respond(status: 200, headers: ["RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "\(remaining);w=21600",
+                                            "Docker-RateLimit-Source": "198.51.100.7"])
+        }
+        // The plan's three HEADs pass; the engine's first check sees 1 left, later ones none (a fault counts the
+        // requests that reach it).
+        let faults = [
+            InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited(1), times: 1, skip: tags.count),
+            InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited(0), skip: tags.count),
+        ]
+        try await withInProcessRegistry { registry in
+            try await Self.pushImages(host: registry.host, repository: "hub/app", tags: tags)
+            registry.setFaults(faults)
+            registry.resetRequests()
+            let layout = scratch.file("layout")
+            let config = try scratch.write("sync.yaml", Bytes.utf8("""
+                concurrency: 1
+                hosts: {"\(registry.host)": {rateLimit: stop}}
+                sync:
+                  - {source: "\(registry.host)/hub/app", destination: "ocidir://\(layout)"}
+                """))
+            let result = try await ocictl.run(["sync", config, "--keep-going"])
+            XCTAssertEqual(result.status, 1, result.summary)
+            XCTAssertTrue(result.stdoutText.contains("copied 1, skipped 0, deleted 0, failed 2"), result.summary)
+            XCTAssertTrue(result.stdoutText.contains("the pull rate limit would run out (0 of 100 pulls left per 21600 s, counted for 198.51.100.7"),
+                          result.summary)
+            XCTAssertTrue(result.stdoutText.contains("rateLimit: wait"), result.summary)
+            let manifestGETs = registry.requests().filter { $0.method == "GET" && $0.path.contains("/manifests/") }
+            XCTAssertEqual(manifestGETs.count, 1, "one image pulled: \(manifestGETs)")
         }
     }
 
