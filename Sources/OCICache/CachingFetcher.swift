@@ -18,10 +18,7 @@ public struct CachingFetcher: ContentFetcher {
     /// Streams from the cache on a hit; on a miss downloads from `upstream` once and fills the cache.
     public func fetch(_ descriptor: Descriptor) async throws -> ByteStream {
         let upstream = self.upstream
-        // Resumable: a download that broke off (or whose process died) continues from the partial entry.
-        return try await cache.fetch(descriptor, orDownloadFrom: { offset in
-            offset > 0 ? try await upstream.fetch(descriptor, offset: offset) : try await upstream.fetch(descriptor)
-        })
+        return try await cache.fetch(descriptor, orDownload: { try await upstream.fetch(descriptor) })
     }
 
     /// True when the cache holds the content, else asks the upstream.

@@ -7,7 +7,8 @@ import OCISync
 /// claimed with a lock for as long as it is written. A writer that dies (killed, out of power) leaves the
 /// partial file; the next writer of the same blob claims it, rehashes what it holds and asks the source for
 /// the rest only (`BlobSource.open(at:)`: an HTTP `Range` for a registry), so a killed multi-gigabyte pull
-/// resumes where it stopped. The whole blob is verified before the rename; a resumed prefix that turns out
+/// resumes where it stopped. A failure the writer sees itself (a broken transfer, a cancellation) removes the
+/// partial file, so that nothing partial is left. The whole blob is verified before the rename; a resumed prefix that turns out
 /// wrong is thrown away and the blob fetched again from the start. I/O errors (a full disk, a read-only
 /// directory) remove the partial file and name the path and the operating system's message.
 extension OCILayoutStore {
@@ -28,8 +29,9 @@ extension OCILayoutStore {
             partial.discard()
             throw OCILayoutError.io(path: error.path, operation: error.operation, reason: error.reason)
         } catch {
-            // A broken transfer keeps what arrived, for the next writer; wrong content does not stay.
-            if error.ociErrorKind == .integrity { partial.discard() } else { partial.release() }
+            // A failure this process sees (a broken transfer, a cancellation, wrong content) leaves nothing; only
+            // a writer that dies without seeing it leaves its partial file, for the next writer to resume.
+            partial.discard()
             throw error
         }
     }

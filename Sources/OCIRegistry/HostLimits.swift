@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import OCIContent
 import OCIReference
 import OCISync
@@ -9,8 +7,10 @@ extension RegistryClient.Configuration {
     /// Limits on the requests the client sends to one registry host (a mirror's politeness towards a registry,
     /// or a registry's published quota).
     public struct HostLimits: Sendable, Hashable {
-        /// The most requests in flight to the host at once, each counted from its send until its response body
-        /// has been read or dropped; nil for no limit.
+        /// The most requests in flight to the host at once, each counted from its send (its request body's
+        /// upload included) until its response's head arrives; nil for no limit. Response bodies being read do
+        /// not hold a slot, so a copy that streams a body from the host into a request to the same host cannot
+        /// deadlock.
         public var maxConcurrentRequests: Int?
         /// The most requests started per second (a token bucket with a burst of one second's worth; retries and
         /// redirects to the host count); nil for no limit.
@@ -44,7 +44,7 @@ final class HostRequestGate: Sendable {
         pacer = limits.requestsPerSecond.map { RequestPacer(rate: $0) }
     }
 
-    /// Waits for a request slot; the permit gives it back (when the response body ends, or when dropped).
+    /// Waits for a request slot; the permit gives it back (`release()`, or when dropped).
     func admit() async throws -> HostPermit? {
         guard let slots else { return nil }
         await slots.acquire()
@@ -76,40 +76,6 @@ final class HostPermit: Sendable {
 
     deinit { release() }
 
-    /// The response with its body wrapped so that the slot is given back when the body ends or fails, or when
-    /// the response is dropped unread.
-    func holding(_ response: HTTPClientResponse) -> HTTPClientResponse {
-        let body = PermitBody(base: response.body, permit: self)
-        return HTTPClientResponse(version: response.version, status: response.status, headers: response.headers,
-                                  body: .stream(body))
-    }
-}
-
-/// A response body that releases a permit at its end.
-struct PermitBody: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let base: HTTPClientResponse.Body
-    let permit: HostPermit
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: HTTPClientResponse.Body.AsyncIterator
-        let permit: HostPermit
-
-        mutating func next() async throws -> ByteBuffer? {
-            do {
-                guard let chunk = try await base.next() else {
-                    permit.release()
-                    return nil
-                }
-                return chunk
-            } catch {
-                permit.release()
-                throw error
-            }
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), permit: permit) }
 }
 
 /// A token bucket: `rate` requests per second, a burst of `max(1, rate)`. Callers reserve a token and sleep

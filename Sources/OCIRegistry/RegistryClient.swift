@@ -109,12 +109,13 @@ public final class RegistryClient: Sendable {
     // MARK: request execution
 
     /// Sends a request with auth, challenge handling, manual redirects and retries. The caller consumes the body.
-    /// The host's `HostLimits` apply: a request slot is held until the body ends, and every attempt is paced.
+    /// The host's `HostLimits` apply: a request slot is held until the response's head arrives, and every
+    /// attempt is paced.
     func perform(_ request: RegistryRequest, on session: RegistryHost) async throws -> HTTPClientResponse {
         guard let gate = session.gate else { return try await performAttempts(request, on: session) }
         let permit = try await gate.admit()
-        let response = try await performAttempts(request, on: session)
-        return permit?.holding(response) ?? response
+        defer { permit?.release() }
+        return try await performAttempts(request, on: session)
     }
 
     private func performAttempts(_ request: RegistryRequest, on session: RegistryHost) async throws -> HTTPClientResponse {

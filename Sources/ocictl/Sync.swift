@@ -36,7 +36,7 @@ struct Sync: AsyncParsableCommand {
         let options = Mirror.Options(dryRun: dryRun, keepGoing: keepGoing, shard: chosen) { event in
             guard !json else { return }
             switch event {
-            case .planned(let item) where dryRun:
+            case .planned(let item) where dryRun && item.status == .planned:
                 Self.printLine(Self.line(item))
             case .finished(let item):
                 Self.printLine(Self.line(item))

@@ -132,7 +132,9 @@ final class SyncTests: XCTestCase {
             let tags = (1...12).map { "t\($0)" }
             try await Self.pushImages(source, repository: "s/one", tags: tags)
             try await Self.pushImages(source, repository: "s/two", tags: Array(tags.prefix(5)))
+            // One request at a time to each registry (the host limits), and still every image goes through.
             let config = try scratch.write("sync.yaml", Bytes.utf8("""
+                hosts: {"\(source.host)": {concurrency: 1}, "\(destination.host)": {concurrency: 1, rps: 500}}
                 sync:
                   - {source: "\(source.host)/s/", destination: "\(destination.host)/d/"}
                 """))
