@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
 
-usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick]
+usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--uncompressed] [--cases i,iv,...]
 Starts two distribution registries on free loopback ports, generates images, and runs:
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
   (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
   (vii) sync 100 tags of small images to the other registry (ocictl sync vs skopeo sync)
   (viii) the same sync again, where nothing changed (the no-op resync)
+Layers are gzip-compressed tars of random bytes (as real images have, so skopeo moves them as they are);
+--uncompressed uses plain tar layers. Every run first prints the CPU model, whether it has SHA extensions and its
+SHA-256 rate, so figures from different machines can be compared.
 Prints the median wall time of each tool per case and the ratio ocictl/skopeo, with peak RSS.
 skopeo's blob-info cache is removed before every skopeo run (otherwise it mounts blobs it saw before).
 Every server listens on 127.0.0.1 only and every loop is bounded.
@@ -71,6 +74,30 @@ def run(cmd, env=None):
     return wall, usage.ru_maxrss / 1024.0
 
 
+def machine_info():
+    """The CPU model, its SHA extensions and this machine's SHA-256 rate (openssl speed, 16 KiB blocks)."""
+    model, sha = "unknown", False
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown":
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    sha = sha or " sha_ni" in line or " sha2" in line
+    except OSError:
+        pass
+    rate = "unknown"
+    try:
+        out = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "1"],
+                             capture_output=True, text=True, timeout=30).stdout
+        for line in out.splitlines():
+            if line.startswith("sha256"):
+                rate = f"{float(line.split()[-1].rstrip('k')) / 1024:.0f} MB/s per core"
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        pass
+    return f"cpu: {model}; SHA extensions: {'yes' if sha else 'no'}; SHA-256: {rate}; cores: {os.cpu_count()}"
+
+
 def skopeo(*args):
     if os.path.exists(SKOPEO_CACHE):
         os.remove(SKOPEO_CACHE)
@@ -97,8 +124,12 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ocictl", default=None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    ap.add_argument("--sync-only", action="store_true", help="only the sync cases (vii) and (viii)")
+    ap.add_argument("--uncompressed", action="store_true", help="plain tar layers instead of gzip ones")
+    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi,vii,viii", help="comma-separated cases to run, e.g. iii,iv or vii,viii (sync)")
     a = ap.parse_args()
+    cases = set(a.cases.split(","))
+    print(machine_info(), flush=True)
+    mk = [sys.executable, os.path.join(HERE, "mkimage.py")] + (["--uncompressed"] if a.uncompressed else [])
     reps = max(1, min(a.reps, 20))
     ocictl = a.ocictl or os.path.join(HERE, "..", ".build", "release", "ocictl")
     if not os.path.exists(ocictl):
@@ -119,29 +150,37 @@ def main():
         def record(case, tool, measurement):
             results.setdefault(case, {}).setdefault(tool, []).append(measurement)
 
-        for rep in range(0 if a.sync_only else reps):
+        def step(case, tool, measure):
+            """Runs a case when selected; case (i) always runs, since the others copy what it pushed."""
+            name = case.split(")")[0].lstrip("(")
+            if name in cases or name == "i":
+                measurement = measure()
+                if name in cases:
+                    record(case, tool, measurement)
+
+        for rep in range(reps if cases & {"i", "ii", "iii", "iv", "v"} else 0):
             img_big = os.path.join(images, f"big{rep}")
             img_small = os.path.join(images, f"small{rep}")
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(mk + [str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(mk + [str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
             order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
             for tool, _ in order:
                 tag = f"{tool}{rep}"
                 src = f"{r1.host}/src-{tag}/img:v1"
                 if tool == "ocictl":
-                    record("(i) push 4 layers from layout", tool, run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
-                    record("(ii) copy within registry", tool, run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
-                    record("(iii) copy to other registry", tool, run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
+                    step("(i) push 4 layers from layout", tool, lambda: run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
+                    step("(ii) copy within registry", tool, lambda: run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
+                    step("(iii) copy to other registry", tool, lambda: run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
                     out = os.path.join(work, f"pull-{tag}")
-                    record("(iv) pull to layout", tool, run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
-                    record("(v) push 100 small layers", tool, run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
+                    step("(iv) pull to layout", tool, lambda: run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
+                    step("(v) push 100 small layers", tool, lambda: run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
                 else:
-                    record("(i) push 4 layers from layout", tool, skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
-                    record("(ii) copy within registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
-                    record("(iii) copy to other registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
+                    step("(i) push 4 layers from layout", tool, lambda: skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
+                    step("(ii) copy within registry", tool, lambda: skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
+                    step("(iii) copy to other registry", tool, lambda: skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
                     out = os.path.join(work, f"pull-{tag}")
-                    record("(iv) pull to layout", tool, skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
-                    record("(v) push 100 small layers", tool, skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
+                    step("(iv) pull to layout", tool, lambda: skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
+                    step("(v) push 100 small layers", tool, lambda: skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
             shutil.rmtree(img_big, ignore_errors=True)
             shutil.rmtree(img_small, ignore_errors=True)
             for d in os.listdir(work):
@@ -149,30 +188,35 @@ def main():
                     shutil.rmtree(os.path.join(work, d), ignore_errors=True)
 
         # (vii) and (viii): sync a repository of small images to the other registry, then again (nothing changed).
-        seed_sync_source(ocictl, work, r1.host, sync_tags)
-        for rep in range(reps):
+        if cases & {"vii", "viii"}:
+            seed_sync_source(ocictl, work, r1.host, sync_tags)
+        for rep in range(reps if cases & {"vii", "viii"} else 0):
             order = ["ocictl", "skopeo"] if rep % 2 == 0 else ["skopeo", "ocictl"]
             for tool in order:
                 if tool == "ocictl":
                     config = os.path.join(work, f"sync{rep}.yaml")
                     with open(config, "w") as f:
                         f.write(f"concurrency: 8\nsync:\n  - {{source: {r1.host}/sync/app, destination: {r2.host}/sync-o{rep}/app}}\n")
-                    record(f"(vii) sync {sync_tags} tags", tool, run([ocictl, "sync", config]))
-                    record(f"(viii) no-op resync {sync_tags} tags", tool, run([ocictl, "sync", config]))
+                    first = run([ocictl, "sync", config])
+                    again = run([ocictl, "sync", config])
                 else:
                     args = ["--src", "docker", "--dest", "docker", *plain, f"{r1.host}/sync/app", f"{r2.host}/sync-s{rep}"]
-                    record(f"(vii) sync {sync_tags} tags", tool, skopeo_sync(*args))
-                    record(f"(viii) no-op resync {sync_tags} tags", tool, skopeo_sync(*args))
+                    first = skopeo_sync(*args)
+                    again = skopeo_sync(*args)
+                if "vii" in cases:
+                    record(f"(vii) sync {sync_tags} tags", tool, first)
+                if "viii" in cases:
+                    record(f"(viii) no-op resync {sync_tags} tags", tool, again)
 
-        # (vi) peak RSS of a single-blob copy, registry to registry, one run each.
-        if a.sync_only:
-            return report(results)
-        img_huge = os.path.join(images, "huge")
-        subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
-        shutil.rmtree(img_huge, ignore_errors=True)
-        record(f"(vi) {huge} single-blob copy", "ocictl", run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
-        record(f"(vi) {huge} single-blob copy", "skopeo", skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+        # (vi) peak RSS of a single-blob copy, registry to registry, one run each (an uncompressed layer: only the
+        # memory matters here, and gzip of 1 GiB would make generation slow).
+        if "vi" in cases:
+            img_huge = os.path.join(images, "huge")
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "--uncompressed", "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
+            shutil.rmtree(img_huge, ignore_errors=True)
+        step(f"(vi) {huge} single-blob copy", "ocictl", lambda: run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
+        step(f"(vi) {huge} single-blob copy", "skopeo", lambda: skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
     finally:
         for r in (r1, r2):
             if r:

@@ -54,9 +54,16 @@ public struct Upload: Sendable, Hashable {
     /// The size of each PATCH (raised to the registry's `OCI-Chunk-Min-Length` when that is larger).
     public var chunkSize: Int64
 
-    public init(chunkedThreshold: Int64 = 2 << 30, chunkSize: Int64 = 32 << 20) {
+    /// Blobs of at most this many bytes are uploaded without asking first whether the registry has them: the
+    /// upload starts with an anonymous mount (`POST …/uploads/?mount=DIGEST`), which a registry that finds the
+    /// blob answers with 201, and sending a small blob again costs about what the HEAD would. Saves one request
+    /// per small blob; 0 checks every blob first.
+    public var uncheckedPushLimit: Int64
+
+    public init(chunkedThreshold: Int64 = 2 << 30, chunkSize: Int64 = 32 << 20, uncheckedPushLimit: Int64 = 512 << 10) {
         self.chunkedThreshold = max(1, chunkedThreshold)
         self.chunkSize = max(1, chunkSize)
+        self.uncheckedPushLimit = max(0, uncheckedPushLimit)
     }
 }
 
