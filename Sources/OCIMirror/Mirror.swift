@@ -146,17 +146,20 @@ public final class Mirror: Sendable {
         }
         let mine = selected.filter { options.shard?.owns(repository: pair.source.description, tag: $0) ?? true }
         let destination = try? await targets.target(pair.destination, client: client, writing: false)
-        let width = max(8, configuration.concurrency * 2)
+        // Both sides are resolved at once for each tag, 16 tags at a time (16 requests per host, the client's
+        // connection pool per host).
+        let width = max(16, configuration.concurrency * 2)
         var items = try await concurrentMap(mine, limit: width) { tag -> MirrorItem in
             let destinationTag = pair.destinationTag ?? tag
             var item = MirrorItem(job: index, source: pair.source.location(tag), destination: pair.destination.location(destinationTag),
                                   tag: tag, action: .copy)
             do {
+                async let present = Self.resolveIfPresent(destinationTag, in: destination)
                 let root = try await source.resolve(tag)
                 item.root = root
                 let expected = try await OCI.selectedRoot(job.platforms, of: root, in: source)
                 item.sourceDigest = expected.digest.description
-                let existing = try await Self.resolveIfPresent(destinationTag, in: destination)
+                let existing = try await present
                 item.destinationDigest = existing?.digest.description
                 if let existing, existing.digest == expected.digest {
                     if job.referrers, try await Self.referrersMissing(of: expected, from: source, in: destination) {
