@@ -11,11 +11,13 @@ let package = Package(
         .library(name: "OCICredentials", targets: ["OCICredentials"]),
         .library(name: "OCILayout", targets: ["OCILayout"]),
         .library(name: "OCICache", targets: ["OCICache"]),
+        .library(name: "OCIArchive", targets: ["OCIArchive"]),
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
         .library(name: "OCISchema1", targets: ["OCISchema1"]),
         .library(name: "OCITar", targets: ["OCITar"]),
         .library(name: "OCIKit", targets: ["OCIKit"]),
         .library(name: "OCIGoCompat", targets: ["OCIGoCompat"]),
+        .library(name: "OCIMirror", targets: ["OCIMirror"]),
         .library(name: "OCITesting", targets: ["OCITesting"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
     ],
@@ -34,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // containers' registries.conf (TOML) for per-registry settings and mirrors.
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The shared primitives below every other module: a lock-guarded value, the atomic file writer and the
@@ -49,6 +52,9 @@ let package = Package(
         .target(name: "OCIContent", dependencies: ["OCISync", "OCISpec", "OCIReference"]),
         // The OCI image layout directory as a content target.
         .target(name: "OCILayout", dependencies: ["OCISync", "OCISpec", "OCIReference", "OCIContent"]),
+        // A tar of an OCI image layout (skopeo's oci-archive:) as a content target: read from the tar's offsets
+        // without extracting, written straight into a new tar that replaces the old one atomically.
+        .target(name: "OCIArchive", dependencies: ["OCISync", "OCISpec", "OCIContent", "OCILayout", "OCITar"]),
         // The verified content cache: filesystem store, in-memory overlay, GC, metrics.
         .target(name: "OCICache", dependencies: [
             "OCISync",
@@ -94,12 +100,21 @@ let package = Package(
         .target(name: "OCIKit", dependencies: [
             "OCISync",
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache", "OCISchema1",
+            "OCIArchive",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Go ociclient API (Client, ExtendedClient, Store, GenericStore, Copy, helpers) over the verbs.
         .target(name: "OCIGoCompat", dependencies: [
             "OCISync",
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCICache", "OCISchema1",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Mirroring at scale: `ocictl sync`'s engine. A YAML configuration (Yams) of sources, destinations, tag
+        // filters, platforms, referrers and per-host limits; a plan (copy, skip, delete) from one HEAD per tag and
+        // side; shards by a stable hash; a report.
+        .target(name: "OCIMirror", dependencies: [
+            "OCISync", "OCIKit", "OCIArchive",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The system's crypt(3), for htpasswd hashes (bcrypt) of the in-process registry.
@@ -123,7 +138,7 @@ let package = Package(
         .executableTarget(name: "ocictl", dependencies: [
             "OCISync", "OCICtlSupport",
             "OCIKit", "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCIGoCompat", "OCILayout", "OCICache",
-            "OCITesting",
+            "OCIMirror", "OCITesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -164,8 +179,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .testTarget(name: "OCIMirrorTests", dependencies: [
+            "OCITestFixtures", "OCISync", "OCIMirror", "OCIKit", "OCITesting",
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "OCITestFixtures", "OCISync",
+            "OCITestFixtures", "OCISync", "OCIMirror", "OCILayout",
             "OCIRegistry", "OCIGoCompat", "OCIKit", "OCISchema1", "OCITesting", "OCIContent", "OCICredentials", "OCISpec", "OCIReference",
         ]),
     ],

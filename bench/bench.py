@@ -6,6 +6,8 @@ Starts two distribution registries on free loopback ports, generates images, and
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
   (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
+  (vii) sync 100 tags of small images to the other registry (ocictl sync vs skopeo sync)
+  (viii) the same sync again, where nothing changed (the no-op resync)
 Layers are gzip-compressed tars of random bytes (as real images have, so skopeo moves them as they are);
 --uncompressed uses plain tar layers. Every run first prints the CPU model, whether it has SHA extensions and its
 SHA-256 rate, so figures from different machines can be compared.
@@ -102,13 +104,28 @@ def skopeo(*args):
     return run(["skopeo", "--insecure-policy", "copy", "--quiet", *args])
 
 
+def skopeo_sync(*args):
+    if os.path.exists(SKOPEO_CACHE):
+        os.remove(SKOPEO_CACHE)
+    return run(["skopeo", "--insecure-policy", "sync", *args])
+
+
+def seed_sync_source(ocictl, work, host, tags):
+    """Pushes `tags` small images (one 4 KiB layer each, all different) as HOST/sync/app:TAG (not timed)."""
+    for i in range(tags):
+        layout = os.path.join(work, f"seed{i}")
+        subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", "4K", layout], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([ocictl, "copy", "--quiet", f"ocidir://{layout}:latest", f"{host}/sync/app:t{i}"], check=True, stdout=subprocess.DEVNULL)
+        shutil.rmtree(layout, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ocictl", default=None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     ap.add_argument("--uncompressed", action="store_true", help="plain tar layers instead of gzip ones")
-    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi", help="comma-separated cases to run, e.g. iii,iv")
+    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi,vii,viii", help="comma-separated cases to run, e.g. iii,iv or vii,viii (sync)")
     a = ap.parse_args()
     cases = set(a.cases.split(","))
     print(machine_info(), flush=True)
@@ -120,6 +137,7 @@ def main():
     big, big_n = ("1M", 4) if a.quick else ("64M", 4)
     small, small_n = ("64K", 10) if a.quick else ("64K", 100)
     huge = "16M" if a.quick else "1G"
+    sync_tags = 10 if a.quick else 100
 
     work = tempfile.mkdtemp(prefix="ocibench-")
     r1 = r2 = None
@@ -140,7 +158,7 @@ def main():
                 if name in cases:
                     record(case, tool, measurement)
 
-        for rep in range(reps):
+        for rep in range(reps if cases & {"i", "ii", "iii", "iv", "v"} else 0):
             img_big = os.path.join(images, f"big{rep}")
             img_small = os.path.join(images, f"small{rep}")
             subprocess.run(mk + [str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
@@ -169,6 +187,27 @@ def main():
                 if d.startswith("pull-"):
                     shutil.rmtree(os.path.join(work, d), ignore_errors=True)
 
+        # (vii) and (viii): sync a repository of small images to the other registry, then again (nothing changed).
+        if cases & {"vii", "viii"}:
+            seed_sync_source(ocictl, work, r1.host, sync_tags)
+        for rep in range(reps if cases & {"vii", "viii"} else 0):
+            order = ["ocictl", "skopeo"] if rep % 2 == 0 else ["skopeo", "ocictl"]
+            for tool in order:
+                if tool == "ocictl":
+                    config = os.path.join(work, f"sync{rep}.yaml")
+                    with open(config, "w") as f:
+                        f.write(f"concurrency: 8\nsync:\n  - {{source: {r1.host}/sync/app, destination: {r2.host}/sync-o{rep}/app}}\n")
+                    first = run([ocictl, "sync", config])
+                    again = run([ocictl, "sync", config])
+                else:
+                    args = ["--src", "docker", "--dest", "docker", *plain, f"{r1.host}/sync/app", f"{r2.host}/sync-s{rep}"]
+                    first = skopeo_sync(*args)
+                    again = skopeo_sync(*args)
+                if "vii" in cases:
+                    record(f"(vii) sync {sync_tags} tags", tool, first)
+                if "viii" in cases:
+                    record(f"(viii) no-op resync {sync_tags} tags", tool, again)
+
         # (vi) peak RSS of a single-blob copy, registry to registry, one run each (an uncompressed layer: only the
         # memory matters here, and gzip of 1 GiB would make generation slow).
         if "vi" in cases:
@@ -184,6 +223,10 @@ def main():
                 r.stop()
         shutil.rmtree(work, ignore_errors=True)
 
+    report(results)
+
+
+def report(results):
     print(f"{'case':34} {'ocictl s':>9} {'skopeo s':>9} {'ratio':>7} {'ocictl MiB':>11} {'skopeo MiB':>11}")
     for case, tools in results.items():
         o = statistics.median(w for w, _ in tools["ocictl"])

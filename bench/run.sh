@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds ocictl in release mode and runs the benchmark against skopeo. Usage: bench/run.sh [--reps N] [--quick]
+# Builds ocictl in release mode and runs the benchmark against skopeo. Usage: bench/run.sh [--reps N] [--quick] [--cases i,...,viii]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -3,14 +3,15 @@
 # the CNCF distribution registry, skopeo, buildah, podman and tmux (the independent tools the tests drive),
 # htpasswd, openssl and curl, zlib's and libcrypt's headers
 # (compress-nio builds against the system zlib), libzstd's headers (OCISchema1 links the system libzstd through
-# pkg-config), the zstd CLI (the tests' independent zstd encoder) and squid (the forward proxy of the proxy tests).
+# pkg-config), the zstd CLI (the tests' independent zstd encoder), squid (the forward proxy of the proxy tests),
+# oci-image-tool and umoci (the mirroring tests validate and unpack layouts written by killed and resumed copies).
 set -euo pipefail
 # --build-only: just what building the package needs beyond the Swift toolchain (libzstd's headers; zlib's,
 # libcrypt's and pkg-config come with the toolchain's documented Debian requirements).
 if [ "${1:-}" = "--build-only" ]; then
   packages=(zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev pkg-config)
 else
-packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev zstd pkg-config tmux squid)
+packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev zstd pkg-config tmux squid oci-image-tool umoci)
 fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -99,6 +99,8 @@ struct DiskLayout: Sendable {
         let fm = FileManager.default
         for algorithm in OCIDigest.Algorithm.allCases {
             let dir = blobs + "/" + algorithm.rawValue
+            // Partial entries of broken downloads: kept for resumption unless useless (see CacheResume.swift).
+            PartialFile.removeStale(in: dir, maxAge: temporaryMaxAge)
             guard let names = try? fm.contentsOfDirectory(atPath: dir) else { continue }
             for file in names {
                 let p = dir + "/" + file

@@ -134,6 +134,9 @@ public final class OCIClient: Sendable {
             return try readRepository(reference, mountSources: mountSources)
         case .layout(let path, _):
             return try OCILayoutStore(path: path, create: access != .pull)
+        case .archive(let path, _):
+            // Written archives are completed by the verb that writes them (`finishWriting`).
+            return try OCIArchiveStore(path: path, mode: access == .pull ? .read : .update)
         }
     }
 
@@ -268,6 +271,7 @@ public final class OCIClient: Sendable {
         switch location {
         case .registry(let reference): return "\(reference.name):\(tag)"
         case .layout(let path, _): return "\(OCILayoutStore.scheme)\(path):\(tag)"
+        case .archive(let path, _): return "\(OCIArchiveStore.scheme)\(path):\(tag)"
         }
     }
 
@@ -328,8 +332,23 @@ public final class OCIClient: Sendable {
         options.concurrency = options.concurrency ?? concurrency
         let sourceTarget = try target(from)
         let destinationTarget = try target(to, access: .push, mountSources: mountSources)
-        return try await OCI.copy(from: sourceTarget, reference: from.reference ?? "latest", to: destinationTarget,
-                                  tag: to.tag, options: options)
+        return try await Self.finishWriting(destinationTarget) {
+            try await OCI.copy(from: sourceTarget, reference: from.reference ?? "latest", to: destinationTarget,
+                               tag: to.tag, options: options)
+        }
+    }
+
+    /// Runs a write into `target`, then completes it where the store needs that (an archive is written at
+    /// `close()`; on failure it is left as it was).
+    static func finishWriting<T>(_ target: any Target, _ body: () async throws -> T) async throws -> T {
+        guard let archive = target as? OCIArchiveStore else { return try await body() }
+        let result: T
+        do { result = try await body() } catch {
+            await archive.discard()
+            throw error
+        }
+        try await archive.close()
+        return result
     }
 
     /// `copy` in the background, its events as an `AsyncSequence`.
@@ -376,8 +395,10 @@ public final class OCIClient: Sendable {
         let destination = try OCILocation(parsing: location)
         var options = options
         options.concurrency = options.concurrency ?? concurrency
-        return try await OCI.push(files: files, to: try target(destination, access: .push), tag: destination.tag,
-                                  options: options)
+        let target = try target(destination, access: .push)
+        return try await Self.finishWriting(target) {
+            try await OCI.push(files: files, to: target, tag: destination.tag, options: options)
+        }
     }
 
     /// `push` in the background, its events as an `AsyncSequence`.
@@ -421,6 +442,9 @@ public final class OCIClient: Sendable {
     @discardableResult
     public func tag(_ location: String, as tags: [String]) async throws -> Descriptor {
         let source = try OCILocation(parsing: location)
-        return try await OCI.tag(try target(source, access: .push), reference: source.reference ?? "latest", as: tags)
+        let target = try target(source, access: .push)
+        return try await Self.finishWriting(target) {
+            try await OCI.tag(target, reference: source.reference ?? "latest", as: tags)
+        }
     }
 }

@@ -33,12 +33,12 @@ extension OCILayoutStore {
         do {
             writer = try AtomicFileWriter(destination: file)
         } catch {
-            throw OCILayoutError.io(path: file, operation: "create a temporary file for", reason: "\(error)")
+            throw OCILayoutError.io(file, "create a temporary file for", error)
         }
         do {
             for try await chunk in content.verifying(Self.verificationTarget(descriptor)) where !chunk.isEmpty {
                 do { try writer.write(chunk) } catch {
-                    throw OCILayoutError.io(path: file, operation: "write", reason: "\(error.localizedDescription)")
+                    throw OCILayoutError.io(file, "write", error)
                 }
             }
             try writer.commit()

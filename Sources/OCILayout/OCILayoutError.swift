@@ -1,4 +1,6 @@
+import OCIContent
 import OCISpec
+import OCISync
 
 /// Errors specific to OCI image layout directories. Missing content and verification failures are reported as
 /// `ContentError` (`notFound`, `digestMismatch`, `sizeMismatch`), like every other store.
@@ -33,7 +35,29 @@ public enum OCILayoutError: Error, Sendable, Equatable, CustomStringConvertible 
         case .notAManifest(let digest, let path):
             return "\(digest) (\(path)) is a blob, not a manifest or index; only manifests can be resolved"
         case .io(let path, let operation, let reason):
-            return "cannot \(operation) \(path): \(reason); check that the path exists and is writable"
+            return "cannot \(operation) \(path): \(reason); \(Self.advice(for: reason))"
+        }
+    }
+}
+
+extension OCILayoutError {
+    /// What to do about an operating system's message.
+    static func advice(for reason: String) -> String {
+        if reason.contains("No space left") || reason.contains("quota") { return "free space on that file system, or write elsewhere" }
+        if reason.contains("Read-only file system") { return "the file system is read-only: write the layout elsewhere" }
+        if reason.contains("Permission denied") || reason.contains("not permitted") {
+            return "check the permissions of the directory, or write elsewhere"
+        }
+        return "check that the path exists and is writable"
+    }
+
+    /// The I/O error for a failure of the shared file primitives (their path and OS message kept) or of a stream.
+    static func io(_ path: String, _ operation: String, _ error: any Error) -> OCILayoutError {
+        switch error {
+        case let error as OCILayoutError: return error
+        case ContentError.io(let op, let p, let reason): return .io(path: p.isEmpty ? path : p, operation: op, reason: reason)
+        case let error as FileSystemError: return .io(path: error.path, operation: error.operation, reason: error.reason)
+        default: return .io(path: path, operation: operation, reason: String(describing: error))
         }
     }
 }

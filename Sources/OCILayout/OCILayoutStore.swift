@@ -111,6 +111,7 @@ public actor OCILayoutStore: Target, TagLister, ContentDeleter {
                 for algorithm in (try? FileManager.default.contentsOfDirectory(atPath: root + "/blobs")) ?? [] {
                     AtomicFile.removeStaleTemporaries(in: root + "/blobs/" + algorithm)
                 }
+                OCILayoutStore.removeStalePartials(root: root)
             }
             return doc
         }

@@ -146,6 +146,9 @@ public struct Configuration: Sendable {
     /// ones to hosts the plain-HTTP policy allows; they never get credentials, what they return is verified like
     /// any blob, and the registry is asked when they fail.
     public var followsForeignURLs: Bool
+    /// Request limits per registry host, keyed as references name hosts (`docker.io`, `ghcr.io`,
+    /// `127.0.0.1:5000`): concurrent requests and requests per second. Empty: no limits.
+    public var hostLimits: [String: HostLimits] = [:]
 
     public init(
         plainHTTP: PlainHTTPPolicy = .privateHostsOnly, tls: TLS = TLS(),

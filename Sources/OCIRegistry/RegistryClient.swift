@@ -109,7 +109,16 @@ public final class RegistryClient: Sendable {
     // MARK: request execution
 
     /// Sends a request with auth, challenge handling, manual redirects and retries. The caller consumes the body.
+    /// The host's `HostLimits` apply: a request slot is held until the response's head arrives, and every
+    /// attempt is paced.
     func perform(_ request: RegistryRequest, on session: RegistryHost) async throws -> HTTPClientResponse {
+        guard let gate = session.gate else { return try await performAttempts(request, on: session) }
+        let permit = try await gate.admit()
+        defer { permit?.release() }
+        return try await performAttempts(request, on: session)
+    }
+
+    private func performAttempts(_ request: RegistryRequest, on session: RegistryHost) async throws -> HTTPClientResponse {
         let policy = configuration.retry
         var url = request.url
         var method = request.method
@@ -128,6 +137,7 @@ public final class RegistryClient: Sendable {
             if toRegistry, let wait = await session.pendingHold() {
                 try await Task.sleep(for: wait)
             }
+            if toRegistry, let gate = session.gate { try await gate.pace() }
             if toRegistry, let auth = try await session.authorization(scopes: scopes, repository: request.repository) {
                 headers.replaceOrAdd(name: "Authorization", value: auth)
             } else {

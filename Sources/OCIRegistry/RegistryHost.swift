@@ -49,8 +49,12 @@ actor RegistryHost {
     private(set) var pingCount = 0
     private(set) var tokenFetchCount = 0
 
+    /// The host's request limits (`RegistryClient.Configuration.hostLimits`), nil when it has none.
+    nonisolated let gate: HostRequestGate?
+
     init(host: String, transport: HTTPTransport, configuration: RegistryClient.Configuration) {
         self.host = host
+        self.gate = HostRequestGate(configuration.limits(for: host))
         self.transport = transport
         self.configuration = configuration
     }

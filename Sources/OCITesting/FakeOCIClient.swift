@@ -68,6 +68,7 @@ public final class FakeOCIClient: OCIClientProtocol {
         switch parsed {
         case .registry(let reference): return reference.name
         case .layout(let path, _): return "ocidir://" + path
+        case .archive(let path, _): return "oci-archive://" + path
         }
     }
 

@@ -128,11 +128,18 @@ struct GlobalOptions: ParsableArguments {
     /// Runs `body` with a client made from the flags (credentials from docker, podman, .netrc, the environment and
     /// `--registry-config`), shut down afterwards.
     func withClient<T>(_ body: (OCIClient) async throws -> T) async throws -> T {
+        try await withClient(adjusting: { _ in }, body)
+    }
+
+    /// `withClient` with the configuration adjusted first (a sync adds its host limits).
+    func withClient<T>(adjusting adjust: (inout OCIClient.Configuration) -> Void,
+                       _ body: (OCIClient) async throws -> T) async throws -> T {
         var builder = KeyringBuilder().fromConfigFiles(registryConfigs).withLogger(makeLogger()).withGitHubToken(githubToken)
         if let netrcFile { builder = builder.fromNetrc(netrcFile) }
         let keyring = try builder.build()
-        let configuration = OCIClient.Configuration(registry: try registryConfiguration(credentials: keyring),
+        var configuration = OCIClient.Configuration(registry: try registryConfiguration(credentials: keyring),
                                                     cacheDirectory: cacheDirectory)
+        adjust(&configuration)
         return try await OCIClient.withClient(configuration: configuration, body)
     }
 
