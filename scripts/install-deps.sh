@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need from Debian's packages, when missing:
-# the CNCF distribution registry, skopeo, buildah, podman and tmux (the independent tools the tests drive),
+# the CNCF distribution registry, skopeo, buildah, podman, umoci and tmux (the independent tools the tests drive),
 # htpasswd, openssl and curl, zlib's and libcrypt's headers
 # (compress-nio builds against the system zlib), libzstd's headers (OCISchema1 links the system libzstd through
 # pkg-config) and the zstd CLI (the tests' independent zstd encoder).
@@ -10,7 +10,7 @@ set -euo pipefail
 if [ "${1:-}" = "--build-only" ]; then
   packages=(zlib1g-dev libcrypt-dev libzstd-dev pkg-config)
 else
-packages=(docker-registry skopeo buildah podman apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev zstd pkg-config tmux)
+packages=(docker-registry skopeo buildah podman umoci apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev zstd pkg-config tmux)
 fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
