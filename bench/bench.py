@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
 
-usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick]
+usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--only-append]
 Starts two distribution registries on free loopback ports, generates images, and runs:
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
   (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
-Prints the median wall time of each tool per case and the ratio ocictl/skopeo, with peak RSS.
+  (vii) append a 200 MiB tree of 2,000 files onto a base image and push it: `ocictl image append` against
+        buildah's from, copy, commit, push (its own storage, vfs driver, emptied before every run)
+Prints the median wall time of each tool per case and the ratio ocictl/other tool, with peak RSS.
 skopeo's blob-info cache is removed before every skopeo run (otherwise it mounts blobs it saw before).
 Every server listens on 127.0.0.1 only and every loop is bounded.
 """
@@ -75,11 +77,44 @@ def skopeo(*args):
     return run(["skopeo", "--insecure-policy", "copy", "--quiet", *args])
 
 
+def buildah_append(work, base, tree, dst):
+    """buildah from BASE, copy TREE /data, commit, push DST; returns (summed wall seconds, max peak RSS MiB)."""
+    root = os.path.join(work, "buildah-root")
+    runroot = os.path.join("/tmp", f"bb-{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(runroot, ignore_errors=True)
+    b = ["buildah", "--root", root, "--runroot", runroot, "--storage-driver", "vfs"]
+    cid = os.path.join(work, "buildah-cid")
+    wall, rss = 0.0, 0.0
+    for step in (["from", "--tls-verify=false", "--cidfile", cid, f"docker://{base}"],):
+        w, m = run(b + step)
+        wall, rss = wall + w, max(rss, m)
+    with open(cid) as f:
+        container = f.read().strip()
+    for step in (["copy", container, tree, "/data"], ["commit", container, "localhost/bench-app:v1"],
+                 ["push", "--tls-verify=false", "localhost/bench-app:v1", f"docker://{dst}"]):
+        w, m = run(b + step)
+        wall, rss = wall + w, max(rss, m)
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(runroot, ignore_errors=True)
+    return wall, rss
+
+
+def make_tree(path, files, size):
+    """`files` files of `size` random bytes in 20 directories."""
+    for i in range(files):
+        d = os.path.join(path, f"d{i % 20:02d}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
+            f.write(os.urandom(size))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ocictl", default=None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--only-append", action="store_true", help="only case (vii), image append against buildah")
     a = ap.parse_args()
     reps = max(1, min(a.reps, 20))
     ocictl = a.ocictl or os.path.join(HERE, "..", ".build", "release", "ocictl")
@@ -100,55 +135,79 @@ def main():
         def record(case, tool, measurement):
             results.setdefault(case, {}).setdefault(tool, []).append(measurement)
 
-        for rep in range(reps):
-            img_big = os.path.join(images, f"big{rep}")
-            img_small = os.path.join(images, f"small{rep}")
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
-            order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
-            for tool, _ in order:
-                tag = f"{tool}{rep}"
-                src = f"{r1.host}/src-{tag}/img:v1"
-                if tool == "ocictl":
-                    record("(i) push 4 layers from layout", tool, run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
-                    record("(ii) copy within registry", tool, run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
-                    record("(iii) copy to other registry", tool, run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
-                    out = os.path.join(work, f"pull-{tag}")
-                    record("(iv) pull to layout", tool, run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
-                    record("(v) push 100 small layers", tool, run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
-                else:
-                    record("(i) push 4 layers from layout", tool, skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
-                    record("(ii) copy within registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
-                    record("(iii) copy to other registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
-                    out = os.path.join(work, f"pull-{tag}")
-                    record("(iv) pull to layout", tool, skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
-                    record("(v) push 100 small layers", tool, skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
-            shutil.rmtree(img_big, ignore_errors=True)
-            shutil.rmtree(img_small, ignore_errors=True)
-            for d in os.listdir(work):
-                if d.startswith("pull-"):
-                    shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+        if not a.only_append:
+            for rep in range(reps):
+                img_big = os.path.join(images, f"big{rep}")
+                img_small = os.path.join(images, f"small{rep}")
+                subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
+                order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
+                for tool, _ in order:
+                    tag = f"{tool}{rep}"
+                    src = f"{r1.host}/src-{tag}/img:v1"
+                    if tool == "ocictl":
+                        record("(i) push 4 layers from layout", tool, run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
+                        record("(ii) copy within registry", tool, run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
+                        record("(iii) copy to other registry", tool, run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
+                        out = os.path.join(work, f"pull-{tag}")
+                        record("(iv) pull to layout", tool, run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
+                        record("(v) push 100 small layers", tool, run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
+                    else:
+                        record("(i) push 4 layers from layout", tool, skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
+                        record("(ii) copy within registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
+                        record("(iii) copy to other registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
+                        out = os.path.join(work, f"pull-{tag}")
+                        record("(iv) pull to layout", tool, skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
+                        record("(v) push 100 small layers", tool, skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
+                shutil.rmtree(img_big, ignore_errors=True)
+                shutil.rmtree(img_small, ignore_errors=True)
+                for d in os.listdir(work):
+                    if d.startswith("pull-"):
+                        shutil.rmtree(os.path.join(work, d), ignore_errors=True)
 
-        # (vi) peak RSS of a single-blob copy, registry to registry, one run each.
-        img_huge = os.path.join(images, "huge")
-        subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
-        shutil.rmtree(img_huge, ignore_errors=True)
-        record(f"(vi) {huge} single-blob copy", "ocictl", run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
-        record(f"(vi) {huge} single-blob copy", "skopeo", skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+            # (vi) peak RSS of a single-blob copy, registry to registry, one run each.
+            img_huge = os.path.join(images, "huge")
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
+            shutil.rmtree(img_huge, ignore_errors=True)
+            record(f"(vi) {huge} single-blob copy", "ocictl", run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
+            record(f"(vi) {huge} single-blob copy", "skopeo", skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+
+        # (vii) a 200 MiB tree of 2,000 files appended onto a base image and pushed: ocictl against buildah.
+        if shutil.which("buildah"):
+            files, size = (200, 10 * 1024) if a.quick else (2000, 105 * 1024)
+            case = f"(vii) append {files * size >> 20} MiB/{files} files"
+            img_base = os.path.join(images, "base")
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", "4M", img_base], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_base}:latest", f"docker://{r1.host}/base/img:v1"], check=True)
+            base = f"{r1.host}/base/img:v1"
+            for rep in range(reps):
+                tree = os.path.join(work, f"tree{rep}")
+                make_tree(tree, files, size)
+                order = ["ocictl", "buildah"] if rep % 2 == 0 else ["buildah", "ocictl"]
+                for tool in order:
+                    dst = f"{r1.host}/append-{tool}{rep}/img:v1"
+                    if tool == "ocictl":
+                        record(case, tool, run([ocictl, "image", "append", base, dst, "--layer", f"{tree}:/data", "-q"]))
+                    else:
+                        record(case, tool, buildah_append(work, base, tree, dst))
+                shutil.rmtree(tree, ignore_errors=True)
+        else:
+            print("bench: buildah is not installed; case (vii) left out (scripts/install-deps.sh installs it)", file=sys.stderr)
     finally:
         for r in (r1, r2):
             if r:
                 r.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{'case':34} {'ocictl s':>9} {'skopeo s':>9} {'ratio':>7} {'ocictl MiB':>11} {'skopeo MiB':>11}")
+    print(f"{'case':34} {'ocictl s':>9} {'other s':>9} {'ratio':>7} {'ocictl MiB':>11} {'other MiB':>11}  other")
     for case, tools in results.items():
+        other = next(t for t in tools if t != "ocictl")
         o = statistics.median(w for w, _ in tools["ocictl"])
-        s = statistics.median(w for w, _ in tools["skopeo"])
+        s = statistics.median(w for w, _ in tools[other])
         om = max(m for _, m in tools["ocictl"])
-        sm = max(m for _, m in tools["skopeo"])
-        print(f"{case:34} {o:9.3f} {s:9.3f} {o / s:7.2f} {om:11.1f} {sm:11.1f}")
+        sm = max(m for _, m in tools[other])
+        print(f"{case:34} {o:9.3f} {s:9.3f} {o / s:7.2f} {om:11.1f} {sm:11.1f}  {other}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ final class LayerBuilderTests: XCTestCase {
     func write(_ name: String, _ text: String, mode: Int = 0o644) throws {
         let path = dir.sub(name)
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         chmod(path, mode_t(mode))
     }
 
@@ -193,7 +193,7 @@ final class LayerBuilderTests: XCTestCase {
     // MARK: helpers
 
     static func fileSink(_ path: String) -> (UnsafeRawBufferPointer) throws -> Void {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = FileHandle(forWritingAtPath: path)
         return { bytes in try handle?.write(contentsOf: Data(bytes)) }
     }
