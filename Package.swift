@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "OCICache", targets: ["OCICache"]),
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
         .library(name: "OCISchema1", targets: ["OCISchema1"]),
+        .library(name: "OCITar", targets: ["OCITar"]),
         .library(name: "OCIBuild", targets: ["OCIBuild"]),
         .library(name: "OCIKit", targets: ["OCIKit"]),
         .library(name: "OCIGoCompat", targets: ["OCIGoCompat"]),
@@ -74,6 +75,10 @@ let package = Package(
         ]),
         // The system libzstd (zstd.h), linked through pkg-config; OCISchema1 decompresses zstd layers with it.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // The system libarchive (archive.h), linked through pkg-config; OCITar reads and writes tar with it.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
+        // Tar archives: a streaming pax writer and a reader of every tar dialect, over libarchive.
+        .target(name: "OCITar", dependencies: ["OCISpec", "CArchive"]),
         // Docker schema1 manifests converted to OCI images (layers streamed through zlib or libzstd for their
         // diffIDs).
         .target(name: "OCISchema1", dependencies: [
@@ -133,6 +138,7 @@ let package = Package(
         ], path: "Tests/Fixtures"),
         .testTarget(name: "OCISyncTests", dependencies: ["OCISync"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
+        .testTarget(name: "OCITarTests", dependencies: ["OCITar", "OCISpec"]),
         .testTarget(name: "OCICtlSupportTests", dependencies: ["OCICtlSupport", "OCISpec", "OCIContent"]),
         .testTarget(name: "OCIReferenceTests", dependencies: ["OCIReference", "OCIGoCompat", "OCIKit", "OCISchema1"]),
         .testTarget(name: "OCICredentialsTests", dependencies: ["OCISync", "OCICredentials"]),

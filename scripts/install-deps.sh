@@ -8,9 +8,9 @@ set -euo pipefail
 # --build-only: just what building the package needs beyond the Swift toolchain (libzstd's headers; zlib's,
 # libcrypt's and pkg-config come with the toolchain's documented Debian requirements).
 if [ "${1:-}" = "--build-only" ]; then
-  packages=(zlib1g-dev libcrypt-dev libzstd-dev pkg-config)
+  packages=(zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev pkg-config)
 else
-packages=(docker-registry skopeo buildah podman umoci apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev zstd pkg-config tmux)
+packages=(docker-registry skopeo buildah podman umoci apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev zstd pkg-config tmux)
 fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
