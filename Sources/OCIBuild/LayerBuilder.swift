@@ -126,10 +126,10 @@ public struct LayerBuilder: Sendable {
         }
         if options.parentDirectories {
             for path in Array(entries.keys) {
-                var parent = (path as NSString).deletingLastPathComponent
+                var parent = FilesystemExporter.parent(path)
                 while !parent.isEmpty, entries[parent] == nil {
                     entries[parent] = Entry(path: parent, kind: .directory, mode: 0o755)
-                    parent = (parent as NSString).deletingLastPathComponent
+                    parent = FilesystemExporter.parent(parent)
                 }
             }
         }

@@ -177,8 +177,14 @@ final class ImageVerbsTests: XCTestCase {
         let picked = try await OCI.createIndex([IndexSource(StoredImage(store, reference: "multi"),
                                                             platforms: [Platform(architecture: "arm64", os: "linux")]),
                                                 IndexSource(StoredImage(store, reference: "s390x"))],
-                                               to: store, tag: "picked", options: IndexOptions(format: .docker))
-        XCTAssertEqual(picked.index.mediaType, MediaType.dockerManifestList)
+                                               to: store, tag: "picked")
+        XCTAssertEqual(picked.index.mediaType, MediaType.ociIndex)
+        // A Docker manifest list lists Docker manifests only.
+        let mixed = await asyncError {
+            try await OCI.createIndex([IndexSource(StoredImage(store, reference: "amd64"))], to: store, tag: "docker",
+                                      options: IndexOptions(format: .docker))
+        }
+        XCTAssertEqual(mixed?.ociErrorKind, .unsupported)
         XCTAssertEqual(picked.manifests.map { $0.platform?.architecture }, ["arm64", "s390x"])
 
         // Edit: add s390x, replace amd64 with a new build, remove arm64.
