@@ -280,4 +280,77 @@ final class BuildInteropTests: XCTestCase {
         let resolved = try await ocictl.run(["resolve", "ocidir://\(layout):v1"])
         XCTAssertNotEqual(resolved.status, 0)
     }
+
+    /// Whiteouts: umoci applies them itself when it unpacks the two-layer image; our flatten (and export) must
+    /// give the same tree. Rebase onto another base, read back by skopeo.
+    func testFlattenAndExportApplyWhiteoutsAsUmociDoesAndRebaseSwapsTheBase() async throws {
+        let umoci = try tool("umoci")
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let skopeo = try Skopeo()
+        defer { skopeo.cleanup() }
+        let scratch = try TempDir(prefix: "it-build-flatten")
+        defer { scratch.remove() }
+        let registry = try await TestRegistry.start(.plain)
+        let host = registry.host
+        try scratch.write("l1/a/keep.txt", Bytes.utf8("keep"))
+        try scratch.write("l1/a/gone.txt", Bytes.utf8("gone"))
+        try scratch.write("l1/b/old/x.txt", Bytes.utf8("old"))
+        try scratch.write("l1/c/file", Bytes.utf8("was a file"))
+        try scratch.write("l2/a/.wh.gone.txt", [])
+        try scratch.write("l2/b/.wh..wh..opq", [])
+        try scratch.write("l2/b/new.txt", Bytes.utf8("new"))
+        try scratch.write("l2/a/keep.txt", Bytes.utf8("kept, changed"))
+        try await ocictl.ok(["image", "append", "scratch", "\(host)/wh/base:v1", "--layer", scratch.file("l1")])
+        try await ocictl.ok(["image", "append", "\(host)/wh/base:v1", "\(host)/wh/app:v1", "--layer", scratch.file("l2")])
+        try await ocictl.ok(["image", "flatten", "\(host)/wh/app:v1", "\(host)/wh/app:flat"])
+
+        func unpacked(_ reference: String, _ name: String) async throws -> [String: String] {
+            let layout = scratch.file("layout-\(name)")
+            try await ocictl.ok(["copy", reference, "ocidir://\(layout):v1"])
+            let bundle = scratch.file("bundle-\(name)")
+            let result = try await run(umoci, ["unpack", "--image", "\(layout):v1", bundle])
+            XCTAssertEqual(result.status, 0, result.summary)
+            var tree: [String: String] = [:]
+            for path in FileManager.default.enumerator(atPath: bundle + "/rootfs")?.allObjects as? [String] ?? [] {
+                let data = FileManager.default.contents(atPath: bundle + "/rootfs/" + path)
+                tree[path] = data.map { String(decoding: $0, as: UTF8.self) } ?? "<dir>"
+            }
+            return tree
+        }
+        let layered = try await unpacked("\(host)/wh/app:v1", "layered")
+        let flat = try await unpacked("\(host)/wh/app:flat", "flat")
+        XCTAssertEqual(flat, layered)
+        XCTAssertEqual(layered["a/keep.txt"], "kept, changed")
+        XCTAssertNil(layered["a/gone.txt"])
+        XCTAssertNil(layered["b/old"])
+        XCTAssertEqual(layered["b/new.txt"], "new")
+        let manifest = try JSONCoding.decode(Manifest.self, from: try await skopeo.rawManifest("\(host)/wh/app:flat"))
+        XCTAssertEqual(manifest.layers.count, 1)
+
+        // export: the same tree, read by GNU tar.
+        let exported = scratch.file("fs.tar")
+        try await ocictl.ok(["export", "\(host)/wh/app:v1", "-o", exported])
+        let listing = try await run(try tool("tar"), ["-tf", exported])
+        let names = Set(listing.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) })
+        XCTAssertEqual(names, Set(layered.keys))
+
+        // rebase: the app's own layer onto a new base.
+        try scratch.write("nb/etc/os-release", Bytes.utf8("NAME=new\n"))
+        try await ocictl.ok(["image", "append", "scratch", "\(host)/wh/newbase:v1", "--layer", scratch.file("nb")])
+        try await ocictl.ok(["image", "rebase", "\(host)/wh/app:v1", "\(host)/wh/app:rebased",
+                             "--old-base", "\(host)/wh/base:v1", "--new-base", "\(host)/wh/newbase:v1"])
+        let old = try JSONCoding.decode(Manifest.self, from: try await skopeo.rawManifest("\(host)/wh/app:v1"))
+        let newBase = try JSONCoding.decode(Manifest.self, from: try await skopeo.rawManifest("\(host)/wh/newbase:v1"))
+        let rebased = try JSONCoding.decode(Manifest.self, from: try await skopeo.rawManifest("\(host)/wh/app:rebased"))
+        XCTAssertEqual(rebased.layers.map(\.digest), [newBase.layers[0].digest, old.layers[1].digest])
+        let config = try JSONCoding.decode(ImageConfiguration.self, from: try await skopeo.ok(
+            ["inspect", "--config", "--tls-verify=false", "docker://\(host)/wh/app:rebased"]).stdout)
+        XCTAssertEqual(config.rootfs?.diffIDs.count, 2)
+        let rebasedTree = try await unpacked("\(host)/wh/app:rebased", "rebased")
+        XCTAssertEqual(rebasedTree["etc/os-release"], "NAME=new\n")
+        XCTAssertEqual(rebasedTree["b/new.txt"], "new")
+        XCTAssertNil(rebasedTree["c/file"])
+        await registry.stop()
+    }
 }
