@@ -1,5 +1,7 @@
 import CZstd
 import CompressNIO
+import Dispatch
+import Foundation
 import NIOCore
 import OCISpec
 
@@ -75,7 +77,7 @@ public struct LayerCompression: Sendable, Hashable, CustomStringConvertible {
         try validate()
         switch algorithm {
         case .none: return PassThrough()
-        case .gzip: return try GzipCompressor(level: level ?? 6)
+        case .gzip: return try ParallelGzipCompressor(level: level ?? 6)
         case .zstd: return try ZstdCompressor(level: level ?? 3)
         }
     }
@@ -172,6 +174,106 @@ final class GzipCompressor: StreamCompressor {
             }
         }
         throw BuildError.io("finish", "gzip stream", "zlib did not end the stream")
+    }
+}
+
+/// gzip in parallel: the input is cut into fixed 1 MiB pieces, each compressed by zlib on its own core into a
+/// gzip member of its own, and the members are written in order. A file of several members is one gzip stream
+/// (RFC 1952 section 2.2; Go's, zlib's, libarchive's and GNU gzip's readers all read it), the cut points depend
+/// only on the input, so the output is the same on every machine, and each member costs a few bytes of
+/// header and a fresh window. At most one piece per core (plus one) is held at a time: memory stays flat.
+final class ParallelGzipCompressor: StreamCompressor {
+    static let pieceSize = 1 << 20
+    private let level: Int
+    private let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    private var piece: [UInt8] = []
+    private var pending: [Job] = []
+    private var members = 0
+
+    final class Job: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var output: [UInt8] = []
+        var failure: (any Error)?
+    }
+
+    init(level: Int) throws(BuildError) {
+        self.level = level
+        _ = try GzipCompressor(level: level)  // refuses a level zlib refuses, before any work starts
+        piece.reserveCapacity(Self.pieceSize)
+    }
+
+    deinit {
+        // Jobs still running finish on their own; wait so that none outlives its inputs' owner.
+        for job in pending { job.done.wait() }
+    }
+
+    func compress(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let take = min(Self.pieceSize - piece.count, rest.count)
+            piece.append(contentsOf: rest.prefix(take))
+            rest = rest.dropFirst(take)
+            if piece.count == Self.pieceSize { try submit(emit) }
+        }
+    }
+
+    func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if !piece.isEmpty || members == 0 { try submit(emit) }
+        while !pending.isEmpty { try emitOldest(emit) }
+    }
+
+    private func submit(_ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let input = piece
+        piece = []
+        piece.reserveCapacity(Self.pieceSize)
+        members += 1
+        let job = Job()
+        let level = self.level
+        pending.append(job)
+        DispatchQueue.global().async {
+            do { job.output = try Self.member(input, level: level) } catch { job.failure = error }
+            job.done.signal()
+        }
+        while pending.count > width { try emitOldest(emit) }
+    }
+
+    private func emitOldest(_ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let job = pending.removeFirst()
+        job.done.wait()
+        if let failure = job.failure { throw failure }
+        try job.output.withUnsafeBytes { try emit($0) }
+    }
+
+    /// One complete gzip member of `input`. A piece of which zlib cannot shrink any of three 16 KiB samples
+    /// (start, middle, end) by 3% at level 1 (random, already compressed or encrypted data) is written in stored
+    /// blocks (level 0): about the size zlib's own stored-block fallback gives, without the match search that
+    /// finds nothing.
+    static func member(_ input: [UInt8], level: Int) throws -> [UInt8] {
+        var level = level
+        let window = 16 * 1024
+        if level > 0, input.count >= 4 * window {
+            var incompressible = true
+            for start in [0, input.count / 2 - window / 2, input.count - window] {
+                let sample = Array(input[start..<(start + window)])
+                if try deflated(sample, level: 1).count * 100 < sample.count * 97 {
+                    incompressible = false
+                    break
+                }
+            }
+            if incompressible { level = 0 }
+        }
+        return try deflated(input, level: level)
+    }
+
+    private static func deflated(_ input: [UInt8], level: Int) throws -> [UInt8] {
+        let compressor = try GzipCompressor(level: level)
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count + input.count / 64 + 64)
+        try input.withUnsafeBytes { raw in
+            try compressor.compress(raw) { out.append(contentsOf: $0) }
+        }
+        try compressor.finish { out.append(contentsOf: $0) }
+        return out
     }
 }
 

@@ -180,6 +180,29 @@ final class LayerBuilderTests: XCTestCase {
         XCTAssertThrowsError(try LayerBuilder().build([.tar(tar), .file(tar, destination: "/x")], sink: { _ in }))
     }
 
+    /// gzip runs in 1 MiB pieces on several cores (one member each) and stores pieces it cannot shrink: the
+    /// result is one gzip stream that gzip undoes to the same tar, compressible pieces get smaller, and the
+    /// bytes are the same every time.
+    func testParallelGzipIsOneStreamOfTheSameTarAndReproducible() throws {
+        let random = pseudoRandomBytes(count: 2_500_000, seed: 7)
+        _ = FileManager.default.createFile(atPath: dir.sub("in/random.bin"), contents: nil)
+        try FileManager.default.createDirectory(atPath: dir.sub("in"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir.sub("in/random.bin"), contents: Data(random))
+        _ = FileManager.default.createFile(atPath: dir.sub("in/zeros.bin"), contents: Data(count: 2_500_000))
+        let plain = try LayerBuilder(options: LayerOptions(compression: .none)).build([.directory(dir.sub("in"))], sink: Self.fileSink(dir.sub("plain")))
+        let first = try LayerBuilder().build([.directory(dir.sub("in"))], sink: Self.fileSink(dir.sub("gz1")))
+        let second = try LayerBuilder().build([.directory(dir.sub("in"))], sink: Self.fileSink(dir.sub("gz2")))
+        XCTAssertEqual(first, second)
+        XCTAssertEqual(fileBytes(dir.sub("gz1")), fileBytes(dir.sub("gz2")))
+        XCTAssertEqual(first.diffID, plain.descriptor.digest)
+        XCTAssertEqual(try decompressedTar(dir.sub("gz1")), fileBytes(dir.sub("plain")))
+        XCTAssertLessThan(first.descriptor.size, 2_500_000 + 600_000, "the zeros shrink; the random bytes are stored")
+        // An empty tar is still a gzip stream.
+        let empty = try LayerBuilder(options: LayerOptions(parentDirectories: false))
+            .build([.directory(dir.sub("in"), destination: "/")], sink: { _ in })
+        XCTAssertGreaterThan(empty.descriptor.size, 0)
+    }
+
     func testCompressionParsing() throws {
         XCTAssertEqual(try LayerCompression(parsing: "gzip:9"), .gzip(level: 9))
         XCTAssertEqual(try LayerCompression(parsing: "zstd"), .zstd)
