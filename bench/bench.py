@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
 
-usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--only-append]
+usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--uncompressed] [--cases i,iv,vii,...]
 Starts two distribution registries on free loopback ports, generates images, and runs:
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
   (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
   (vii) append a 200 MiB tree of 2,000 files onto a base image and push it: `ocictl image append` against
-        buildah's from, copy, commit, push (its own storage, vfs driver, emptied before every run)
-Prints the median wall time of each tool per case and the ratio ocictl/other tool, with peak RSS.
+        buildah's from, copy, commit, push (its own storage, vfs driver, emptied before every run); --cases vii
+Layers are gzip-compressed tars of random bytes (as real images have, so skopeo moves them as they are);
+--uncompressed uses plain tar layers. Every run first prints the CPU model, whether it has SHA extensions and its
+SHA-256 rate, so figures from different machines can be compared.
+Prints the median wall time of each tool per case and the ratio ocictl/other tool (skopeo; buildah for vii), with peak RSS.
 skopeo's blob-info cache is removed before every skopeo run (otherwise it mounts blobs it saw before).
 Every server listens on 127.0.0.1 only and every loop is bounded.
 """
@@ -71,6 +74,30 @@ def run(cmd, env=None):
     return wall, usage.ru_maxrss / 1024.0
 
 
+def machine_info():
+    """The CPU model, its SHA extensions and this machine's SHA-256 rate (openssl speed, 16 KiB blocks)."""
+    model, sha = "unknown", False
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown":
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    sha = sha or " sha_ni" in line or " sha2" in line
+    except OSError:
+        pass
+    rate = "unknown"
+    try:
+        out = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "1"],
+                             capture_output=True, text=True, timeout=30).stdout
+        for line in out.splitlines():
+            if line.startswith("sha256"):
+                rate = f"{float(line.split()[-1].rstrip('k')) / 1024:.0f} MB/s per core"
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        pass
+    return f"cpu: {model}; SHA extensions: {'yes' if sha else 'no'}; SHA-256: {rate}; cores: {os.cpu_count()}"
+
+
 def skopeo(*args):
     if os.path.exists(SKOPEO_CACHE):
         os.remove(SKOPEO_CACHE)
@@ -114,8 +141,12 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ocictl", default=None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    ap.add_argument("--only-append", action="store_true", help="only case (vii), image append against buildah")
+    ap.add_argument("--uncompressed", action="store_true", help="plain tar layers instead of gzip ones")
+    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi,vii", help="comma-separated cases to run, e.g. iii,iv")
     a = ap.parse_args()
+    cases = set(a.cases.split(","))
+    print(machine_info(), flush=True)
+    mk = [sys.executable, os.path.join(HERE, "mkimage.py")] + (["--uncompressed"] if a.uncompressed else [])
     reps = max(1, min(a.reps, 20))
     ocictl = a.ocictl or os.path.join(HERE, "..", ".build", "release", "ocictl")
     if not os.path.exists(ocictl):
@@ -135,50 +166,59 @@ def main():
         def record(case, tool, measurement):
             results.setdefault(case, {}).setdefault(tool, []).append(measurement)
 
-        if not a.only_append:
-            for rep in range(reps):
-                img_big = os.path.join(images, f"big{rep}")
-                img_small = os.path.join(images, f"small{rep}")
-                subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
-                subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
-                order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
-                for tool, _ in order:
-                    tag = f"{tool}{rep}"
-                    src = f"{r1.host}/src-{tag}/img:v1"
-                    if tool == "ocictl":
-                        record("(i) push 4 layers from layout", tool, run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
-                        record("(ii) copy within registry", tool, run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
-                        record("(iii) copy to other registry", tool, run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
-                        out = os.path.join(work, f"pull-{tag}")
-                        record("(iv) pull to layout", tool, run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
-                        record("(v) push 100 small layers", tool, run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
-                    else:
-                        record("(i) push 4 layers from layout", tool, skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
-                        record("(ii) copy within registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
-                        record("(iii) copy to other registry", tool, skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
-                        out = os.path.join(work, f"pull-{tag}")
-                        record("(iv) pull to layout", tool, skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
-                        record("(v) push 100 small layers", tool, skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
-                shutil.rmtree(img_big, ignore_errors=True)
-                shutil.rmtree(img_small, ignore_errors=True)
-                for d in os.listdir(work):
-                    if d.startswith("pull-"):
-                        shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+        def step(case, tool, measure):
+            """Runs a case when selected; case (i) always runs, since the others copy what it pushed."""
+            name = case.split(")")[0].lstrip("(")
+            if name in cases or name == "i":
+                measurement = measure()
+                if name in cases:
+                    record(case, tool, measurement)
 
-            # (vi) peak RSS of a single-blob copy, registry to registry, one run each.
+        for rep in (range(reps) if cases & {"i", "ii", "iii", "iv", "v"} else []):
+            img_big = os.path.join(images, f"big{rep}")
+            img_small = os.path.join(images, f"small{rep}")
+            subprocess.run(mk + [str(big_n), big, img_big], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(mk + [str(small_n), small, img_small], check=True, stdout=subprocess.DEVNULL)
+            order = [("ocictl", 0), ("skopeo", 1)] if rep % 2 == 0 else [("skopeo", 1), ("ocictl", 0)]
+            for tool, _ in order:
+                tag = f"{tool}{rep}"
+                src = f"{r1.host}/src-{tag}/img:v1"
+                if tool == "ocictl":
+                    step("(i) push 4 layers from layout", tool, lambda: run([ocictl, "copy", f"ocidir://{img_big}:latest", src]))
+                    step("(ii) copy within registry", tool, lambda: run([ocictl, "copy", src, f"{r1.host}/same-{tag}/img:v1"]))
+                    step("(iii) copy to other registry", tool, lambda: run([ocictl, "copy", src, f"{r2.host}/other-{tag}/img:v1"]))
+                    out = os.path.join(work, f"pull-{tag}")
+                    step("(iv) pull to layout", tool, lambda: run([ocictl, "copy", src, f"ocidir://{out}:v1"]))
+                    step("(v) push 100 small layers", tool, lambda: run([ocictl, "copy", f"ocidir://{img_small}:latest", f"{r1.host}/small-{tag}/img:v1"]))
+                else:
+                    step("(i) push 4 layers from layout", tool, lambda: skopeo(*plain, f"oci:{img_big}:latest", f"docker://{src}"))
+                    step("(ii) copy within registry", tool, lambda: skopeo(*plain, f"docker://{src}", f"docker://{r1.host}/same-{tag}/img:v1"))
+                    step("(iii) copy to other registry", tool, lambda: skopeo(*plain, f"docker://{src}", f"docker://{r2.host}/other-{tag}/img:v1"))
+                    out = os.path.join(work, f"pull-{tag}")
+                    step("(iv) pull to layout", tool, lambda: skopeo(*plain, f"docker://{src}", f"oci:{out}:v1"))
+                    step("(v) push 100 small layers", tool, lambda: skopeo(*plain, f"oci:{img_small}:latest", f"docker://{r1.host}/small-{tag}/img:v1"))
+            shutil.rmtree(img_big, ignore_errors=True)
+            shutil.rmtree(img_small, ignore_errors=True)
+            for d in os.listdir(work):
+                if d.startswith("pull-"):
+                    shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+
+        # (vi) peak RSS of a single-blob copy, registry to registry, one run each (an uncompressed layer: only the
+        # memory matters here, and gzip of 1 GiB would make generation slow).
+        if "vi" in cases:
             img_huge = os.path.join(images, "huge")
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "--uncompressed", "1", huge, img_huge], check=True, stdout=subprocess.DEVNULL)
             subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_huge}:latest", f"docker://{r1.host}/huge/img:v1"], check=True)
             shutil.rmtree(img_huge, ignore_errors=True)
-            record(f"(vi) {huge} single-blob copy", "ocictl", run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
-            record(f"(vi) {huge} single-blob copy", "skopeo", skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+        step(f"(vi) {huge} single-blob copy", "ocictl", lambda: run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
+        step(f"(vi) {huge} single-blob copy", "skopeo", lambda: skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
 
         # (vii) a 200 MiB tree of 2,000 files appended onto a base image and pushed: ocictl against buildah.
-        if shutil.which("buildah"):
+        if "vii" in cases and shutil.which("buildah"):
             files, size = (200, 10 * 1024) if a.quick else (2000, 105 * 1024)
             case = f"(vii) append {files * size >> 20} MiB/{files} files"
             img_base = os.path.join(images, "base")
-            subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py"), "1", "4M", img_base], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(mk + ["1", "4M", img_base], check=True, stdout=subprocess.DEVNULL)
             subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_base}:latest", f"docker://{r1.host}/base/img:v1"], check=True)
             base = f"{r1.host}/base/img:v1"
             for rep in range(reps):
@@ -192,7 +232,7 @@ def main():
                     else:
                         record(case, tool, buildah_append(work, base, tree, dst))
                 shutil.rmtree(tree, ignore_errors=True)
-        else:
+        elif "vii" in cases:
             print("bench: buildah is not installed; case (vii) left out (scripts/install-deps.sh installs it)", file=sys.stderr)
     finally:
         for r in (r1, r2):

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes an OCI image layout with LAYERS layers of SIZE bytes of incompressible data each.
 
-usage: mkimage.py LAYERS SIZE OUTDIR [TAG]    SIZE: bytes, or with K/M/G suffix (binary units)
-Each layer is an uncompressed tar holding one file of random bytes. Prints the manifest digest.
+usage: mkimage.py [--uncompressed] LAYERS SIZE OUTDIR [TAG]    SIZE: bytes, or with K/M/G suffix (binary units)
+Each layer is a tar holding one file of random bytes, gzip-compressed as real images' layers are (random bytes do not
+shrink, so the blob is about SIZE); --uncompressed keeps plain tar layers. Prints the manifest digest.
 """
-import hashlib, io, json, os, sys, tarfile
+import gzip, hashlib, io, json, os, shutil, sys, tarfile
 
 
 def parse_size(text):
@@ -34,12 +35,23 @@ def put_blob(out, path_or_bytes):
     return "sha256:" + digest, size
 
 
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    compressed = "--uncompressed" not in args
+    args = [a for a in args if a != "--uncompressed"]
+    if len(args) < 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    layers, size, out = int(sys.argv[1]), parse_size(sys.argv[2]), sys.argv[3]
-    tag = sys.argv[4] if len(sys.argv) > 4 else "latest"
+    layers, size, out = int(args[0]), parse_size(args[1]), args[2]
+    tag = args[3] if len(args) > 3 else "latest"
     os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
     layer_descs, diff_ids = [], []
     for i in range(layers):
@@ -50,9 +62,18 @@ def main():
             info.mtime = 0
             data = io.BytesIO(os.urandom(size))
             tar.addfile(info, data)
+        media_type = "application/vnd.oci.image.layer.v1.tar"
+        if compressed:
+            diff_ids.append("sha256:" + file_sha256(tmp))
+            with open(tmp, "rb") as src, gzip.GzipFile(tmp + ".gz", "wb", compresslevel=1, mtime=0) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.remove(tmp)
+            tmp += ".gz"
+            media_type += "+gzip"
         digest, blob_size = put_blob(out, tmp)
-        diff_ids.append(digest)
-        layer_descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": blob_size})
+        if not compressed:
+            diff_ids.append(digest)
+        layer_descs.append({"mediaType": media_type, "digest": digest, "size": blob_size})
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids},
                          "config": {}}, separators=(",", ":"), sort_keys=True).encode()
     cdigest, csize = put_blob(out, config)

@@ -3,14 +3,14 @@
 # the CNCF distribution registry, skopeo, buildah, podman, umoci and tmux (the independent tools the tests drive),
 # htpasswd, openssl and curl, zlib's and libcrypt's headers
 # (compress-nio builds against the system zlib), libzstd's headers (OCISchema1 links the system libzstd through
-# pkg-config) and the zstd CLI (the tests' independent zstd encoder).
+# pkg-config), the zstd CLI (the tests' independent zstd encoder) and squid (the forward proxy of the proxy tests).
 set -euo pipefail
 # --build-only: just what building the package needs beyond the Swift toolchain (libzstd's headers; zlib's,
 # libcrypt's and pkg-config come with the toolchain's documented Debian requirements).
 if [ "${1:-}" = "--build-only" ]; then
   packages=(zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev pkg-config)
 else
-packages=(docker-registry skopeo buildah podman umoci apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev zstd pkg-config tmux)
+packages=(docker-registry skopeo buildah podman umoci apache2-utils openssl curl python3 zlib1g-dev libcrypt-dev libzstd-dev libarchive-dev zstd pkg-config tmux squid)
 fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -24,4 +24,6 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # registries on loopback, so make sure the packaged one is not running where a service manager started it.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  # The same for squid's service (port 3128): the proxy tests run their own squid on a free port.
+  $SUDO systemctl disable --now squid >/dev/null 2>&1 || true
 fi

@@ -11,8 +11,9 @@ import Darwin
 #endif
 
 extension ByteStream {
-    /// Streams a file in chunks, from `offset` on; each iteration reopens it, so the stream can be replayed.
-    public init(fileAt path: String, offset: Int64 = 0, chunkSize: Int = 1 << 20) {
+    /// Streams a file in chunks (256 KiB: large enough that a read costs little, small enough that several
+    /// concurrent uploads hold little), from `offset` on; each iteration reopens it, so the stream can be replayed.
+    public init(fileAt path: String, offset: Int64 = 0, chunkSize: Int = 256 << 10) {
         self.init {
             let reader = FileChunkReader(path: path, chunkSize: chunkSize, offset: offset)
             return { try reader.next() }
@@ -41,6 +42,7 @@ final class FileChunkReader: @unchecked Sendable {
     private let offset: Int64
     private var fd: Int32 = -1
     private var done = false
+    private var position: Int64 = 0
 
     init(path: String, chunkSize: Int, offset: Int64 = 0) {
         self.path = path
@@ -62,20 +64,31 @@ final class FileChunkReader: @unchecked Sendable {
             if offset > 0, lseek(fd, off_t(offset), SEEK_SET) < 0 {
                 throw ContentError.posix("seek in", path, errno: errno)
             }
+            position = offset
         }
-        var buffer = [UInt8](repeating: 0, count: chunkSize)
-        var n: Int
-        repeat {
-            n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        } while n < 0 && errno == EINTR
-        guard n >= 0 else { throw ContentError.posix("read", path, errno: errno) }
-        guard n > 0 else {
+        // A chunk no larger than what is left of the file, read straight into uninitialised storage: a 64 KiB blob
+        // costs 64 KiB, not a zero-filled chunk-sized buffer, however many are read at once.
+        var status = stat()
+        let regular = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+        let left = regular ? max(0, Int64(status.st_size) - position) : Int64(chunkSize)
+        let capacity = Int(min(Int64(chunkSize), max(left, 1)))
+        var failure: Int32 = 0
+        let buffer = [UInt8](unsafeUninitializedCapacity: capacity) { storage, count in
+            var n: Int
+            repeat {
+                n = read(fd, storage.baseAddress, storage.count)
+            } while n < 0 && errno == EINTR
+            if n < 0 { failure = errno }
+            count = max(0, n)
+        }
+        guard failure == 0 else { throw ContentError.posix("read", path, errno: failure) }
+        guard !buffer.isEmpty else {
             done = true
             close(fd)
             fd = -1
             return nil
         }
-        if n < buffer.count { buffer.removeLast(buffer.count - n) }
+        position += Int64(buffer.count)
         return buffer
     }
 }

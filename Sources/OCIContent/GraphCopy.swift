@@ -16,12 +16,21 @@ public struct GraphCopyOptions: Sendable {
     /// this tag; others get it by digest, and the caller tags it (`GraphCopyOutcome.rootTagged` says which).
     public var rootTag: String?
 
+    /// Blobs of at most `smallBlobSize` bytes move in slots of their own, `smallBlobConcurrency` at once: their
+    /// transfers are bound by round trips, not bandwidth, so more of them in flight finish sooner, and they never
+    /// wait behind large blobs. 0 puts every blob in the `concurrency` slots.
+    public var smallBlobSize: Int64
+    public var smallBlobConcurrency: Int
+
     public init(concurrency: Int = 4, mountFrom: (@Sendable (Descriptor) -> [String])? = nil,
-                onEvent: (@Sendable (CopyEvent) -> Void)? = nil, rootTag: String? = nil) {
+                onEvent: (@Sendable (CopyEvent) -> Void)? = nil, rootTag: String? = nil,
+                smallBlobSize: Int64 = 1 << 20, smallBlobConcurrency: Int = 16) {
         self.concurrency = max(1, concurrency)
         self.mountFrom = mountFrom
         self.onEvent = onEvent
         self.rootTag = rootTag
+        self.smallBlobSize = max(0, smallBlobSize)
+        self.smallBlobConcurrency = max(1, smallBlobConcurrency)
     }
 }
 
@@ -67,8 +76,15 @@ final class CopyContext: Sendable {
     let options: GraphCopyOptions
     let tracker = CopyTracker()
     let blobSlots: ConcurrencyLimiter
+    let smallBlobSlots: ConcurrencyLimiter
     let root: OCIDigest
     let rootTagged = Locked(false)
+    /// The destination's optional capabilities, looked up once per copy rather than once per node.
+    let mounter: (any BlobMounter)?
+    let manifestWriter: (any ManifestWriter)?
+    let uncheckedPusher: (any UncheckedBlobPusher)?
+    /// Blobs up to this size are pushed without an existence check (-1: every blob is checked).
+    let uncheckedPushLimit: Int64
 
     init(source: any ContentFetcher, destination: any ContentFetcher & ContentPusher, options: GraphCopyOptions,
          root: OCIDigest) {
@@ -77,6 +93,11 @@ final class CopyContext: Sendable {
         self.options = options
         self.root = root
         self.blobSlots = ConcurrencyLimiter(limit: options.concurrency)
+        self.smallBlobSlots = ConcurrencyLimiter(limit: options.smallBlobConcurrency)
+        self.mounter = destination as? any BlobMounter
+        self.manifestWriter = destination as? any ManifestWriter
+        self.uncheckedPusher = destination as? any UncheckedBlobPusher
+        self.uncheckedPushLimit = uncheckedPusher?.uncheckedPushLimit ?? -1
     }
 
     func copy(_ node: Descriptor) async throws {
@@ -85,7 +106,8 @@ final class CopyContext: Sendable {
 
     private func copyOnce(_ node: Descriptor) async throws {
         let emit = options.onEvent
-        if try await destination.exists(node) {
+        let unchecked = node.size >= 0 && node.size <= uncheckedPushLimit && !MediaType.isManifest(node.mediaType)
+        if !unchecked, try await destination.exists(node) {
             emit?(.skipped(node))
             return
         }
@@ -99,7 +121,7 @@ final class CopyContext: Sendable {
                 try await group.waitForAll()
             }
             emit?(.started(node))
-            if node.digest == root, let tag = options.rootTag, let writer = destination as? any ManifestWriter {
+            if node.digest == root, let tag = options.rootTag, let writer = manifestWriter {
                 try await writer.pushManifest(bytes, mediaType: node.mediaType, reference: tag)
                 rootTagged.withLock { $0 = true }
             } else {
@@ -108,8 +130,10 @@ final class CopyContext: Sendable {
             emit?(.copied(node))
             return
         }
-        try await blobSlots.run {
-            if let mounter = self.destination as? any BlobMounter {
+        let pushUnchecked = unchecked ? uncheckedPusher : nil
+        let small = node.size >= 0 && node.size <= options.smallBlobSize
+        try await (small ? smallBlobSlots : blobSlots).run {
+            if let mounter = self.mounter {
                 let candidates = self.options.mountFrom?(node) ?? mounter.mountSources
                 for repository in candidates {
                     // A mount is an optimisation: whatever the refusal (Harbor answers 401 without a challenge
@@ -153,7 +177,11 @@ final class CopyContext: Sendable {
                 _ = counter.add(Int(offset))
                 return stream.onChunk { chunk in emit(.progress(sized, bytes: counter.add(chunk.count))) }
             }
-            try await self.destination.push(sized, source: blobSource)
+            if let pushUnchecked {
+                try await pushUnchecked.pushUnchecked(sized, source: blobSource)
+            } else {
+                try await self.destination.push(sized, source: blobSource)
+            }
             emit?(.copied(sized))
         }
     }

@@ -55,6 +55,15 @@ public protocol BlobMounter: Sendable {
     func mount(_ descriptor: Descriptor, fromRepository repository: String) async throws -> Bool
 }
 
+/// A store for which sending a small blob costs about what asking whether it has the blob costs (a registry: one
+/// round trip either way on a warm connection). `OCI.copyGraph` pushes blobs of at most `uncheckedPushLimit`
+/// bytes with `pushUnchecked`, without calling `exists` first, which saves one request per small blob.
+public protocol UncheckedBlobPusher: Sendable {
+    var uncheckedPushLimit: Int64 { get }
+    /// Pushes a blob without an existence check first (the store may still find out on the way that it has it).
+    func pushUnchecked(_ descriptor: Descriptor, source: BlobSource) async throws
+}
+
 /// A store that fetches a manifest by tag or digest in one request, bytes exactly as stored.
 public protocol ManifestReader: Sendable {
     func fetchManifest(_ reference: String) async throws -> (descriptor: Descriptor, bytes: [UInt8])

@@ -29,6 +29,8 @@ public enum CredentialsError: Error, Sendable, Equatable, CustomStringConvertibl
     case unsupportedCredential(helper: String, reason: String)
     /// Writing a configuration file failed.
     case writeFailed(path: String, reason: String)
+    /// A `.netrc` file is malformed at `line` (the message never contains a password).
+    case invalidNetrc(path: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -58,6 +60,8 @@ public enum CredentialsError: Error, Sendable, Equatable, CustomStringConvertibl
             return "cannot store this credential with docker-credential-\(helper): \(reason)"
         case .writeFailed(let path, let reason):
             return "unable to write credentials file \(path): \(reason); check permissions of the file and its directory"
+        case .invalidNetrc(let path, let line, let reason):
+            return "invalid netrc file \(path), line \(line): \(reason); expected \"machine HOST login USER password SECRET\" entries (set NETRC to use another file)"
         }
     }
 }
@@ -66,7 +70,7 @@ extension CredentialsError: OCIError {
     public var kind: OCIErrorKind {
         switch self {
         case .unreadableFile, .writeFailed: return .io
-        case .invalidConfig, .invalidPullSecret, .invalidEnvironment, .invalidAddress, .invalidHelperName: return .invalidArgument
+        case .invalidConfig, .invalidNetrc, .invalidPullSecret, .invalidEnvironment, .invalidAddress, .invalidHelperName: return .invalidArgument
         case .helperNotFound: return .notFound
         case .helperLaunchFailed, .helperFailed, .helperTimedOut: return .unauthorized
         case .helperInvalidOutput: return .invalidResponse

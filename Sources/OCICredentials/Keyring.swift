@@ -16,7 +16,9 @@ public typealias CredentialGetter = @Sendable (_ address: String) throws -> Cred
 ///    `registry-1.docker.io` all match Docker Hub references.
 /// 2. Path-specific keys are tried most specific first: for `eu.gcr.io/proj/img` the keys `eu.gcr.io/proj/img`, then
 ///    `eu.gcr.io/proj`, then `eu.gcr.io`. A key whose entries give nothing usable falls back to the next shorter key
-///    (the Go trie never backtracked). Keys only match whole path segments; there is no catch-all key.
+///    (the Go trie never backtracked). Keys only match whole path segments; there is no catch-all key: what serves
+///    any host (a `credsStore` helper, `.netrc`, `GITHUB_TOKEN`) is a fallback (``addFallback(helper:)``), asked in
+///    the order added once no key gave a credential.
 /// 3. Within one key, entries are tried in the order they were added (earlier sources first; within one config file,
 ///    Docker Hub's `docker.io` key before `index.docker.io` before `registry-1.docker.io`, then keys in sorted order).
 ///    Errors and anonymous results are skipped; the first usable credential wins.
@@ -45,8 +47,24 @@ public final class Keyring: CredentialSource, Sendable {
         var order: (Int, Int, Int) { (batch, aliasRank, sequence) }
     }
 
+    /// A source asked for any host that no key matched (see ``addFallback(helper:)``).
+    enum Fallback: Sendable {
+        case helper(CredentialHelper)
+        case getter(@Sendable (_ host: String) throws -> Credential?)
+        case netrc(Netrc)
+
+        func mayBlock(host: String) -> Bool {
+            switch self {
+            case .netrc: return false
+            case .getter: return true
+            case .helper(let helper): return helper.cachedAnswer(serverURL: Keyring.helperServerURL(host)) == nil
+            }
+        }
+    }
+
     struct State: Sendable {
         var entries: [String: [Entry]] = [:]
+        var fallbacks: [Fallback] = []
         var nextSequence = 0
         var nextBatch = 0
     }
@@ -78,6 +96,28 @@ public final class Keyring: CredentialSource, Sendable {
     @discardableResult
     public func add(address: String, getter: @escaping CredentialGetter) -> Bool {
         addBatch([(address, .getter(getter))])
+    }
+
+    /// Adds a credential helper asked for every registry that no key matches, after all keyed entries: docker's
+    /// `credsStore` when a config has no `auths` entry for the host (amazon-ecr-credential-helper's setup
+    /// `{"credsStore": "ecr-login"}`). It is asked with the host (`https://index.docker.io/v1/` for Docker Hub).
+    public func addFallback(helper: CredentialHelper) {
+        state.withLock { $0.fallbacks.append(.helper(helper)) }
+    }
+
+    /// Adds a getter asked with the registry host for every registry that no key (and no earlier fallback) matches.
+    public func addFallback(_ getter: @escaping @Sendable (_ host: String) throws -> Credential?) {
+        state.withLock { $0.fallbacks.append(.getter(getter)) }
+    }
+
+    /// Adds a `.netrc` file's entries, asked for every registry that no key (and no earlier fallback) matches.
+    public func addFallback(netrc: Netrc) {
+        state.withLock { $0.fallbacks.append(.netrc(netrc)) }
+    }
+
+    /// The server URL a helper is asked with for a host: docker's for Docker Hub, else the host.
+    static func helperServerURL(_ host: String) -> String {
+        host == RegistryAddress.dockerHubHost ? RegistryAddress.dockerHubLoginKey : host
     }
 
     /// Adds entries of one source; within a batch Docker Hub alias rank orders entries of the same key.
@@ -113,6 +153,7 @@ public final class Keyring: CredentialSource, Sendable {
     public func merge(_ other: Keyring) {
         let theirs = other.state.withLock { $0 }
         state.withLock { state in
+            state.fallbacks += theirs.fallbacks
             let base = state.nextBatch
             var maxBatch = -1
             let ordered = theirs.entries.flatMap { key, list in list.map { (key, $0) } }.sorted { $0.1.order < $1.1.order }
@@ -173,6 +214,32 @@ public final class Keyring: CredentialSource, Sendable {
                 return result
             }
         }
+        let fallbacks = state.withLock { $0.fallbacks }
+        for fallback in fallbacks {
+            let found: Credential?
+            do {
+                switch fallback {
+                case .netrc(let netrc): found = netrc.credential(forHost: address.host)
+                case .getter(let getter): found = try getter(address.host)
+                case .helper(let helper):
+                    found = try helper.get(serverURL: Self.helperServerURL(address.host)).map {
+                        $0.source == nil ? $0.withSource("helper:\(helper.name)") : $0
+                    }
+                }
+            } catch let error as CredentialsError {
+                logger.debug("credential fallback failed", metadata: ["host": "\(address.host)", "error": "\(error)"])
+                result.errors.append(error)
+                continue
+            } catch {
+                logger.debug("credential fallback failed", metadata: ["host": "\(address.host)", "error": "\(error)"])
+                result.otherErrors.append(error)
+                continue
+            }
+            guard let found, !found.isAnonymous else { continue }
+            result.credential = found.source == nil ? found.withSource("keyring") : found
+            result.matchedKey = "*"
+            return result
+        }
         return result
     }
 
@@ -201,8 +268,11 @@ public final class Keyring: CredentialSource, Sendable {
     public func credential(forHost host: String, repository: String) async throws -> Credential? {
         let address: RegistryAddress
         do { address = try RegistryAddress(host: host, repository: repository) } catch { return nil }
-        let candidates = state.withLock { state in address.keysMostSpecificFirst.flatMap { state.entries[$0] ?? [] } }
+        let (candidates, fallbacks) = state.withLock { state in
+            (address.keysMostSpecificFirst.flatMap { state.entries[$0] ?? [] }, state.fallbacks)
+        }
         let needsThread = candidates.contains { $0.provider.mayBlock(address: $0.address) }
+            || fallbacks.contains { $0.mayBlock(host: address.host) }
         let result: Match
         if needsThread {
             result = await runOnDedicatedThread { self.match(address) }

@@ -12,12 +12,18 @@ import Logging
 /// 5. the default docker config, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, if it exists;
 /// 6. podman's `auth.json` files (see ``ConfigLocations/podmanAuthFiles(environment:homeDirectory:)``) that exist.
 ///
-/// ``disableDefaultConfig()`` turns off 5 and 6. A missing or invalid explicit file, an invalid pull secret or invalid
+/// 7. for a registry none of the above has a key for: the `credsStore` helper of each config that names one, in the
+///    order above (docker asks it for every registry not in `credHelpers`);
+/// 8. then `.netrc`: ``fromNetrc(_:)``, else `$NETRC`, else `~/.netrc` when it exists, matched by host name as curl does
+///    (``disableNetrc()`` turns it off);
+/// 9. then, only with ``withGitHubToken()``, `$GITHUB_TOKEN` for `ghcr.io` (user `$GITHUB_ACTOR`, else `github`).
+///
+/// ``disableDefaultConfig()`` turns off 5, 6 and the default `.netrc`. A missing or invalid explicit file, an invalid pull secret or invalid
 /// credentials environment variables make ``build()`` throw; a missing default file is skipped, an invalid one throws.
 ///
 /// In each config: `credHelpers` entries come first (docker gives them precedence), then `auths` entries; an `auths`
 /// entry without credentials in the file is looked up with the `credsStore` helper when the file names one (otherwise it
-/// is ignored). Helpers are run lazily, at the first lookup that reaches them, and their answers are cached.
+/// is ignored), and that helper is also asked for every registry nothing else has a key for (7 above). Helpers are run lazily, at the first lookup that reaches them, and their answers are cached.
 /// The builder never auto-detects a platform helper (`pass`, `secretservice`) that the file does not name.
 public struct KeyringBuilder: Sendable {
     enum Explicit: Sendable {
@@ -30,6 +36,9 @@ public struct KeyringBuilder: Sendable {
     var pullSecrets: [PullSecret] = []
     var useDefaultConfig = true
     var useEnvironment = true
+    var netrcFile: String?
+    var useNetrc = true
+    var useGitHubToken = false
     var environment: [String: String]
     var homeDirectory: String?
     var helperSearchPath: [String]?
@@ -91,6 +100,29 @@ public struct KeyringBuilder: Sendable {
     public func disableEnvironmentCredentials() -> KeyringBuilder {
         var copy = self
         copy.useEnvironment = false
+        return copy
+    }
+
+    /// Reads credentials from this `.netrc` file (instead of `$NETRC` or `~/.netrc`); a missing file throws.
+    public func fromNetrc(_ path: String) -> KeyringBuilder {
+        var copy = self
+        copy.netrcFile = path
+        copy.useNetrc = true
+        return copy
+    }
+
+    /// Skips `.netrc`.
+    public func disableNetrc() -> KeyringBuilder {
+        var copy = self
+        copy.useNetrc = false
+        return copy
+    }
+
+    /// Uses `$GITHUB_TOKEN` for `ghcr.io` when nothing else has credentials for it (as ko does; off by default,
+    /// since the token of a CI job may not be meant for its registry pushes).
+    public func withGitHubToken(_ enabled: Bool = true) -> KeyringBuilder {
+        var copy = self
+        copy.useGitHubToken = enabled
         return copy
     }
 
@@ -188,12 +220,30 @@ public struct KeyringBuilder: Sendable {
             add(try Self.load(path: path), to: keyring)
             logger.debug("read default credentials file", metadata: ["path": "\(path)"])
         }
+        if useNetrc {
+            if let netrcFile {
+                keyring.addFallback(netrc: try Netrc(contentsOf: netrcFile))
+            } else if useDefaultConfig || environment["NETRC"].map({ !$0.isEmpty }) == true {
+                let path = Netrc.defaultPath(environment: environment, homeDirectory: homeDirectory)
+                if FileManager.default.fileExists(atPath: path) {
+                    keyring.addFallback(netrc: try Netrc(contentsOf: path))
+                    logger.debug("read netrc file", metadata: ["path": "\(path)"])
+                }
+            }
+        }
+        if useGitHubToken, let token = Credential.nonEmpty(environment["GITHUB_TOKEN"]) {
+            let user = Credential.nonEmpty(environment["GITHUB_ACTOR"]) ?? "github"
+            keyring.addFallback { host in
+                host == "ghcr.io" ? Credential(username: user, password: token, source: "env:GITHUB_TOKEN") : nil
+            }
+        }
         return keyring
     }
 
-    /// Adds one config's entries as one source.
+    /// Adds one config's entries as one source, and its `credsStore` as a fallback for every other registry.
     func add(_ config: DockerConfig, to keyring: Keyring) {
         keyring.addBatch(Self.providers(for: config, helper: helper(named:)))
+        if let store = config.credsStore { keyring.addFallback(helper: helper(named: store)) }
     }
 
     static func providers(for config: DockerConfig, helper: (String) -> CredentialHelper)
@@ -235,5 +285,6 @@ extension Keyring {
     /// Adds a parsed docker config as one source (see ``KeyringBuilder`` for how entries and helpers are used).
     public func add(_ config: DockerConfig, helper: (String) -> CredentialHelper = { CredentialHelper(name: $0) }) {
         addBatch(KeyringBuilder.providers(for: config, helper: helper))
+        if let store = config.credsStore { addFallback(helper: helper(store)) }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OCICache
 import OCIContent
@@ -32,15 +33,33 @@ public final class OCIClient: Sendable {
             self.cacheDirectory = cacheDirectory
         }
 
-        /// The default configuration with the credentials docker, podman and the environment provide
-        /// (`KeyringBuilder`'s documented order), plus the docker config files in `configFiles`.
-        /// `logger` is the one logger of the client (registry, keyring and cache).
+        /// The default configuration with what the user's machine configures, as docker, podman and curl read it:
+        /// the credentials docker, podman, `.netrc` and the environment provide (`KeyringBuilder`'s documented
+        /// order) plus the docker config files in `configFiles`; the proxies of `HTTPS_PROXY`, `HTTP_PROXY`,
+        /// `ALL_PROXY` and `NO_PROXY`; the `certs.d` directories (the user's `~/.config/containers/certs.d`, then
+        /// `TLS.standardCertificateDirectories`); and containers' `registries.conf` with its drop-ins
+        /// (`RegistriesConfiguration.standard(environment:)`). `logger` is the one logger of the client
+        /// (registry, keyring and cache). See docs/network.md for the precedence of each.
         public static func automatic(configFiles: [String] = [],
-                                     logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() })) throws -> Configuration {
+                                     logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
             var configuration = Configuration()
             configuration.registry.logger = logger
-            configuration.registry.credentials = try KeyringBuilder().fromConfigFiles(configFiles).withLogger(logger).build()
+            configuration.registry.credentials = try KeyringBuilder(environment: environment).fromConfigFiles(configFiles)
+                .withLogger(logger).build()
+            configuration.registry.proxy = .environment(environment)
+            configuration.registry.tls.certificateDirectories = Self.userCertificateDirectories(environment: environment)
+                + RegistryClient.Configuration.TLS.standardCertificateDirectories
+            configuration.registry.registries = try RegistriesConfiguration.standard(environment: environment)
             return configuration
+        }
+
+        /// The user's own `certs.d` (podman's rootless `$XDG_CONFIG_HOME/containers/certs.d`, default
+        /// `~/.config/containers/certs.d`).
+        public static func userCertificateDirectories(environment: [String: String]) -> [String] {
+            let home = ConfigLocations.homeDirectory(environment: environment)
+            let configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+            return [configHome + "/containers/certs.d"]
         }
     }
 
@@ -101,10 +120,32 @@ public final class OCIClient: Sendable {
     public func target(_ location: OCILocation, access: RepositoryAccess = .pull, mountSources: [String] = []) throws -> any Target {
         switch location {
         case .registry(let reference):
-            return registry.repository(reference, access: access, mountSources: mountSources)
+            let registries = configuration.registry.registries
+            guard !registries.isEmpty else {
+                return registry.repository(reference, access: access, mountSources: mountSources)
+            }
+            if access != .pull {
+                // Writes go to the reference as written, never to a mirror.
+                if let entry = registries.registry(for: reference), entry.blocked {
+                    throw RegistryError.blocked(registry: reference.name, origin: entry.origin)
+                }
+                return registry.repository(reference, access: access, mountSources: mountSources)
+            }
+            return try readRepository(reference, mountSources: mountSources)
         case .layout(let path, _):
             return try OCILayoutStore(path: path, create: access != .pull)
         }
+    }
+
+    /// The repository reads of `reference` go to: the reference itself, or, when `registries.conf` names mirrors or
+    /// another location for it, a ``MirroredRepository`` over the mirrors that apply and the origin.
+    func readRepository(_ reference: Reference, mountSources: [String] = []) throws -> any Target {
+        let endpoints = try configuration.registry.registries.pullEndpoints(for: reference)
+        guard let origin = endpoints.last else { return registry.repository(reference, mountSources: mountSources) }
+        let originRepository = registry.repository(origin.reference, mountSources: mountSources)
+        let mirrors = endpoints.dropLast().map { registry.repository($0.reference) }
+        guard !mirrors.isEmpty else { return originRepository }
+        return MirroredRepository(mirrors: Array(mirrors), origin: originRepository, logger: configuration.registry.logger)
     }
 
     /// The target a location string names (see `target(_:access:mountSources:)`).
@@ -248,7 +289,7 @@ public final class OCIClient: Sendable {
         guard let digest = reference.digest else {
             throw OCIClientError.invalidArgument("\(location) names no blob: use REPO@DIGEST")
         }
-        let repository = registry.repository(reference)
+        let repository = try readRepository(reference)
         var descriptor = Descriptor(mediaType: "application/octet-stream", digest: digest, size: -1)
         let stream: ByteStream
         if let cache {

@@ -14,15 +14,63 @@ public enum PlainHTTPPolicy: Sendable, Hashable {
 }
 
 extension RegistryClient.Configuration {
-/// TLS settings of one client. Nothing here touches process-wide state.
+/// TLS settings of one client: trust, client certificates (mutual TLS) and per-registry exceptions. Nothing here
+/// touches process-wide state.
+///
+/// For an HTTPS request to `HOST:PORT` the settings are, in this order (later ones add to or override earlier):
+/// the client-wide ``caFiles``, ``clientCertificate`` and ``insecureSkipVerify``; the first directory of
+/// ``certificateDirectories`` that has `HOST:PORT` (or, failing that, `HOST`) in the `certs.d` layout docker,
+/// containerd and podman share (`*.crt` CA files, a `NAME.cert` with its `NAME.key`); then ``hosts``'s entry for
+/// `HOST:PORT` (or `HOST`).
 public struct TLS: Sendable, Hashable {
     /// PEM files with extra CA certificates to trust, added to the system's roots.
     public var caFiles: [String]
     /// Skip certificate verification (dangerous; for test registries only).
     public var insecureSkipVerify: Bool
+    /// The client certificate presented to every registry that asks for one (mutual TLS).
+    public var clientCertificate: ClientCertificate?
+    /// `certs.d` directories, searched in order for a registry's own CA files and client certificate. Empty by
+    /// default; ``standardCertificateDirectories`` are the system's (`OCIClient.Configuration.automatic()` uses them).
+    public var certificateDirectories: [String]
+    /// Settings of single registries, keyed by `HOST:PORT` or `HOST` as in references.
+    public var hosts: [String: HostTLS]
 
-    public init(caFiles: [String] = [], insecureSkipVerify: Bool = false) {
+    public init(caFiles: [String] = [], insecureSkipVerify: Bool = false, clientCertificate: ClientCertificate? = nil,
+                certificateDirectories: [String] = [], hosts: [String: HostTLS] = [:]) {
         self.caFiles = caFiles
+        self.insecureSkipVerify = insecureSkipVerify
+        self.clientCertificate = clientCertificate
+        self.certificateDirectories = certificateDirectories
+        self.hosts = hosts
+    }
+
+    /// The system's `certs.d` directories, in the order they are searched: containers' then docker's.
+    public static let standardCertificateDirectories = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+}
+
+/// A client certificate (PEM, leaf first, intermediates after it) and its private key (PEM).
+public struct ClientCertificate: Sendable, Hashable {
+    public var certificateFile: String
+    public var keyFile: String
+
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+}
+
+/// TLS settings of one registry host (see ``TLS/hosts``).
+public struct HostTLS: Sendable, Hashable {
+    /// CA files trusted for this host, besides the client-wide ones.
+    public var caFiles: [String]
+    /// The client certificate for this host (replaces the client-wide one).
+    public var clientCertificate: ClientCertificate?
+    /// Skip certificate verification for this host only.
+    public var insecureSkipVerify: Bool
+
+    public init(caFiles: [String] = [], clientCertificate: ClientCertificate? = nil, insecureSkipVerify: Bool = false) {
+        self.caFiles = caFiles
+        self.clientCertificate = clientCertificate
         self.insecureSkipVerify = insecureSkipVerify
     }
 }
@@ -54,20 +102,32 @@ public struct Upload: Sendable, Hashable {
     /// The size of each PATCH (raised to the registry's `OCI-Chunk-Min-Length` when that is larger).
     public var chunkSize: Int64
 
-    public init(chunkedThreshold: Int64 = 2 << 30, chunkSize: Int64 = 32 << 20) {
+    /// Blobs of at most this many bytes are uploaded without asking first whether the registry has them: the
+    /// upload starts with an anonymous mount (`POST …/uploads/?mount=DIGEST`), which a registry that finds the
+    /// blob answers with 201, and sending a small blob again costs about what the HEAD would. Saves one request
+    /// per small blob; 0 checks every blob first.
+    public var uncheckedPushLimit: Int64
+
+    public init(chunkedThreshold: Int64 = 2 << 30, chunkSize: Int64 = 32 << 20, uncheckedPushLimit: Int64 = 512 << 10) {
         self.chunkedThreshold = max(1, chunkedThreshold)
         self.chunkSize = max(1, chunkSize)
+        self.uncheckedPushLimit = max(0, uncheckedPushLimit)
     }
 }
 
 }
 
 extension RegistryClient {
-/// Settings of a `RegistryClient`, each in one place: TLS, retries, uploads and the plain-HTTP policy are
-/// nested values, in the manner of AsyncHTTPClient's `HTTPClient.Configuration`.
+/// Settings of a `RegistryClient`, each in one place: TLS, proxies, per-registry settings (registries.conf),
+/// retries, uploads and the plain-HTTP policy are nested values, in the manner of AsyncHTTPClient's
+/// `HTTPClient.Configuration`.
 public struct Configuration: Sendable {
     public var plainHTTP: PlainHTTPPolicy
     public var tls: TLS
+    /// The forward proxies requests go through (none by default; ``Proxy/environment(_:)`` reads the variables).
+    public var proxy: Proxy
+    /// Per-registry settings and mirrors, as containers' `registries.conf` has them (none by default).
+    public var registries: RegistriesConfiguration
     /// Where credentials come from; nil means anonymous.
     public var credentials: (any CredentialSource)?
     public var retry: Retry
@@ -92,10 +152,12 @@ public struct Configuration: Sendable {
         credentials: (any CredentialSource)? = nil, retry: Retry = Retry(), upload: Upload = Upload(),
         connectTimeout: Duration = .seconds(30), readTimeout: Duration = .seconds(120), concurrency: Int = 4,
         userAgent: String = "swift-ociclient/\(OCIPackageVersion.current)", logger: Logger = Logger(label: "ociclient", factory: { _ in SwiftLogNoOpLogHandler() }),
-        followsForeignURLs: Bool = false
+        followsForeignURLs: Bool = false, proxy: Proxy = .none, registries: RegistriesConfiguration = RegistriesConfiguration()
     ) {
         self.plainHTTP = plainHTTP
         self.tls = tls
+        self.proxy = proxy
+        self.registries = registries
         self.credentials = credentials
         self.retry = retry
         self.upload = upload

@@ -53,6 +53,10 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case manifestTooLarge(target: String, size: Int64)
     /// The operation needs something the caller did not give.
     case invalidArgument(String)
+    /// The registry is blocked by the per-registry settings (`blocked = true` in registries.conf `origin`).
+    case blocked(registry: String, origin: String)
+    /// The forward proxy refused or failed the request (a 407 asks for proxy credentials).
+    case proxy(proxy: String, target: String, why: String)
 
     public var description: String {
         func list(_ e: [RegistryErrorDetail]) -> String { e.isEmpty ? "" : ": " + e.map(\.description).joined(separator: "; ") }
@@ -85,6 +89,10 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
             return "manifest \(target) is \(size) bytes, more than the limit of \(ContentLimits.maxManifestBytes)"
         case .invalidArgument(let why):
             return why
+        case .blocked(let registry, let origin):
+            return "registry \(registry) is blocked by \(origin) (blocked = true); remove the entry or use another registry"
+        case .proxy(let proxy, let target, let why):
+            return "the proxy \(proxy) failed the request to \(target): \(why)"
         }
     }
 
@@ -144,6 +152,8 @@ extension RegistryError: OCIError {
             return status == 401 ? .unauthorized : status == 403 ? .denied : .network
         case .manifestTooLarge: return .tooLarge
         case .invalidArgument: return .invalidArgument
+        case .blocked: return .denied
+        case .proxy: return .network
         }
     }
 }

@@ -73,12 +73,18 @@ actor RegistryHost {
 
     private func performPing() async throws -> PingResult {
         pingCount += 1
-        let mayUseHTTP: Bool
+        let settings = configuration.registries.hostSettings(host)
+        if let blocked = settings.blocked {
+            throw RegistryError.blocked(registry: host, origin: blocked.origin)
+        }
+        var mayUseHTTP: Bool
         switch configuration.plainHTTP {
         case .allowed: mayUseHTTP = true
         case .never: mayUseHTTP = false
         case .privateHostsOnly: mayUseHTTP = HostClassifier.allowsPlainHTTPByDefault(host)
         }
+        // `insecure = true` in registries.conf: plain HTTP allowed for this host (and verification skipped).
+        if settings.insecure { mayUseHTTP = true }
         var httpsError: (any Error)?
         for scheme in mayUseHTTP ? ["https", "http"] : ["https"] {
             guard let url = URL(string: "\(scheme)://\(host)/v2/") else {
@@ -98,7 +104,17 @@ actor RegistryHost {
                     return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
                 default:
                     // A plain-HTTP answer after HTTPS failed (e.g. a TLS port's "HTTP request to an HTTPS
-                    // server"): the HTTPS failure is what the user must fix.
+                    // server"): the HTTPS failure is what the user must fix. Through a proxy, the answer may be the
+                    // proxy's own: say it.
+                    if let httpsError = httpsError as? RegistryError, let proxy = transport.proxy(for: url) {
+                        let note = "; plain HTTP through the proxy \(proxy.redacted) answered \(response.status.code)"
+                            + (snippet(body).map { ": \($0.prefix(120))" } ?? "")
+                        switch httpsError {
+                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + note)
+                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + note)
+                        default: throw httpsError
+                        }
+                    }
                     if let httpsError { throw httpsError }
                     throw RegistryError.registry(operation: "ping", target: url.absoluteString,
                                                  status: Int(response.status.code),
@@ -109,7 +125,15 @@ actor RegistryHost {
                 switch error {
                 case .transport, .tls:
                     if scheme == "https" { httpsError = error; continue }
-                    if let httpsError { throw httpsError }
+                    // Both failed: the HTTPS failure leads (it is usually what to fix), the plain-HTTP one follows
+                    // (through a proxy for http:// only, it may be the one that matters).
+                    if let httpsError = httpsError as? RegistryError {
+                        switch httpsError {
+                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + "; plain HTTP failed too: \(error)")
+                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + "; plain HTTP failed too: \(error)")
+                        default: throw httpsError
+                        }
+                    }
                     throw error
                 default:
                     throw error

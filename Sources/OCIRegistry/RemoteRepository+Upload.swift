@@ -42,6 +42,17 @@ extension RemoteRepository {
         try await upload(descriptor, source: source)
     }
 
+    /// Blobs up to this size are pushed by the graph copy without a HEAD first
+    /// (`RegistryClient.Configuration.Upload.uncheckedPushLimit`).
+    public var uncheckedPushLimit: Int64 { client.configuration.upload.uncheckedPushLimit }
+
+    /// Pushes a blob without asking first whether the repository has it: the upload starts with an anonymous
+    /// mount, which a registry that finds the blob answers with 201 (nothing is sent then); others get the blob.
+    public func pushUnchecked(_ descriptor: Descriptor, source: BlobSource) async throws {
+        guard !MediaType.isManifest(descriptor.mediaType) else { return try await push(descriptor, source: source) }
+        try await upload(descriptor, source: source, anonymousMount: true)
+    }
+
     func existsForPush(_ descriptor: Descriptor) async throws -> Bool {
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let response = try await send(.HEAD, try await url("blobs/\(descriptor.digest)"), scopes: pushScopes,
@@ -56,9 +67,11 @@ extension RemoteRepository {
         var minChunk: Int64
     }
 
-    /// Starts an upload session; nil when the registry answered 201 (it has the blob).
-    func startUpload(target: String) async throws -> UploadSession? {
-        let postURL = try await url("blobs/uploads/")
+    /// Starts an upload session; nil when the registry answered 201 (it has the blob). With `mounting`, the
+    /// request is an anonymous mount of that digest (no `from`): a registry that finds the blob answers 201,
+    /// others start the upload as usual; one that refuses the request is asked again without the mount.
+    func startUpload(target: String, mounting digest: OCIDigest? = nil) async throws -> UploadSession? {
+        let postURL = try await url("blobs/uploads/", query: digest.map { "mount=\($0)" })
         let post = try await send(.POST, postURL, headers: ["Content-Length": "0"], body: .bytes([]), scopes: pushScopes,
                                   operation: "push blob", target: target)
         switch post.status.code {
@@ -67,6 +80,10 @@ extension RemoteRepository {
             return nil
         case 202, 200, 204:
             _ = try? await readLimited(post.body, limit: 0)
+        case _ where digest != nil:
+            // A mount is an optimisation: whatever the refusal, start a plain upload (whose failure is the error).
+            _ = try? await readLimited(post.body, limit: 64 * 1024)
+            return try await startUpload(target: target)
         default:
             throw await fail(post, operation: "push blob", target: target)
         }
@@ -75,10 +92,11 @@ extension RemoteRepository {
         return UploadSession(location: location, minChunk: minChunk)
     }
 
-    func upload(_ descriptor: Descriptor, source: BlobSource) async throws {
+    func upload(_ descriptor: Descriptor, source: BlobSource, anonymousMount: Bool = false) async throws {
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let policy = client.configuration.upload
-        guard let session = try await startUpload(target: target) else { return }
+        guard let session = try await startUpload(target: target, mounting: anonymousMount ? descriptor.digest : nil)
+        else { return }
         if descriptor.size >= policy.chunkedThreshold {
             try await uploadChunked(descriptor, source: source, session: session, target: target)
             return

@@ -8,7 +8,7 @@ import OCISpec
 
 /// One repository of a registry, as a content target: resolve, fetch, exists, push, tag, plus tag listing,
 /// deletion and cross-repository mount. Manifests keep their exact bytes; blobs stream, verified.
-public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, ManifestReader, ManifestWriter,
+public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, UncheckedBlobPusher, ManifestReader, ManifestWriter,
     ReferrerLister, RegistryRepository {
     let client: RegistryClient
     /// The host requests go to (Docker Hub's API host for Docker Hub).

@@ -35,7 +35,7 @@ final class RegistryChild: @unchecked Sendable {
     /// Starts `binary serve config` with stdout and stderr appended to `log`. The watchdog (if enabled) also removes
     /// `cleanupDirectory` after killing the registry.
     static func launch(binary: String, config: String, log: String, directory: String, watchdog: Bool,
-                       cleanupDirectory: String?) throws -> RegistryChild {
+                       cleanupDirectory: String?, arguments: [String]? = nil) throws -> RegistryChild {
         let logFD = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard logFD >= 0 else { throw OCITestingError("cannot open log file \(log): errno \(errno)") }
         let logHandle = FileHandle(fileDescriptor: logFD, closeOnDealloc: true)
@@ -43,7 +43,7 @@ final class RegistryChild: @unchecked Sendable {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", config]
+        process.arguments = arguments ?? ["serve", config]
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         // REGISTRY_* variables override the config file; never let the caller's environment leak in.
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REGISTRY_") }

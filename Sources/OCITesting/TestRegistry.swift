@@ -88,6 +88,12 @@ public final class TestRegistry: Sendable {
         public var htpasswd = "htpasswd"
         /// Run a watchdog process that kills the registry when the test process dies without calling stop().
         public var watchdog = true
+        /// TLS modes: DNS names the server certificate holds besides `localhost` (e.g. `registry.test`, a name
+        /// only a proxy's hosts file resolves).
+        public var extraHostNames: [String] = []
+        /// TLS modes: demand a client certificate signed by a client CA generated for this instance
+        /// (`http.tls.clientcas`); see ``TestRegistry/clientCertificatePath``.
+        public var requiresClientCertificate = false
 
         public init() {}
     }
@@ -136,6 +142,9 @@ public final class TestRegistry: Sendable {
     public let certificateDirectory: String?
     /// The test CA certificate in PEM (TLS modes), e.g. for `TLSConfiguration.additionalTrustRoots`.
     public let caCertificatePEM: [UInt8]?
+    /// With ``Options/requiresClientCertificate``: a client certificate the registry accepts (PEM) and its key.
+    public let clientCertificatePath: String?
+    public let clientKeyPath: String?
     /// The full user (htpasswd and token modes; `nil` otherwise).
     public let username: String?
     public let password: String?
@@ -173,6 +182,9 @@ public final class TestRegistry: Sendable {
         self.certificateDirectory = mode.usesTLS ? paths.trust : nil
         self.serverCertificatePath = mode.usesTLS ? paths.serverCertificate : nil
         self.caCertificatePEM = caPEM
+        let mutual = mode.usesTLS && options.requiresClientCertificate
+        self.clientCertificatePath = mutual ? paths.clientCertificate : nil
+        self.clientKeyPath = mutual ? paths.clientKey : nil
         let hasUsers = mode.hasUsers
         self.username = hasUsers ? options.username : nil
         self.password = hasUsers ? users.password : nil
@@ -206,7 +218,10 @@ public final class TestRegistry: Sendable {
             try FileSupport.write("", to: paths.log)
             var caPEM: [UInt8]?
             if mode.usesTLS {
-                try await makeCertificates(paths: paths, openssl: options.openssl)
+                try await makeCertificates(paths: paths, openssl: options.openssl, extraHostNames: options.extraHostNames)
+                if options.requiresClientCertificate {
+                    try await makeClientCertificates(paths: paths, openssl: options.openssl)
+                }
                 caPEM = FileManager.default.contents(atPath: paths.caCertificate).map { Array($0) }
                 try FileManager.default.createDirectory(atPath: paths.trust, withIntermediateDirectories: true)
                 try FileManager.default.copyItem(atPath: paths.caCertificate, toPath: paths.trust + "/ca.crt")
@@ -302,9 +317,37 @@ public final class TestRegistry: Sendable {
         var caCertificate: String { certs + "/ca.crt" }
         var serverCertificate: String { certs + "/server.crt" }
         var serverKey: String { certs + "/server.key" }
+        var clientCA: String { certs + "/client-ca.crt" }
+        var clientCertificate: String { certs + "/client.cert" }
+        var clientKey: String { certs + "/client.key" }
     }
 
-    private static func makeCertificates(paths: Paths, openssl: String) async throws {
+    /// A client CA and a client certificate signed by it (for `http.tls.clientcas`).
+    private static func makeClientCertificates(paths: Paths, openssl: String) async throws {
+        let dir = paths.certs
+        try await Tool.check(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "client-ca.key"], directory: dir)
+        try await Tool.check(openssl, ["req", "-new", "-x509", "-sha256", "-key", "client-ca.key", "-out", "client-ca.crt",
+                                       "-days", "3650", "-subj", "/CN=oci-test-client-ca",
+                                       "-addext", "basicConstraints=critical,CA:TRUE",
+                                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"], directory: dir)
+        try await Tool.check(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "client.ec.key"], directory: dir)
+        // PKCS#8 ("BEGIN PRIVATE KEY"), which every TLS stack reads.
+        try await Tool.check(openssl, ["pkcs8", "-topk8", "-nocrypt", "-in", "client.ec.key", "-out", "client.key"], directory: dir)
+        try await Tool.check(openssl, ["req", "-new", "-sha256", "-key", "client.key", "-out", "client.csr",
+                                       "-subj", "/CN=oci-test-client"], directory: dir)
+        try FileSupport.write("""
+            basicConstraints=CA:FALSE
+            keyUsage=critical,digitalSignature
+            extendedKeyUsage=clientAuth
+
+            """, to: dir + "/client.ext")
+        try await Tool.check(openssl, ["x509", "-req", "-in", "client.csr", "-CA", "client-ca.crt", "-CAkey", "client-ca.key",
+                                       "-CAcreateserial", "-out", "client.cert", "-days", "825", "-sha256",
+                                       "-extfile", "client.ext"], directory: dir)
+        for file in ["client.csr", "client.ext", "client.ec.key"] { FileSupport.removeQuietly(dir + "/" + file) }
+    }
+
+    private static func makeCertificates(paths: Paths, openssl: String, extraHostNames: [String] = []) async throws {
         let dir = paths.certs
         try await Tool.check(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], directory: dir)
         try await Tool.check(openssl, ["req", "-new", "-x509", "-sha256", "-key", "ca.key", "-out", "ca.crt", "-days", "3650",
@@ -318,7 +361,7 @@ public final class TestRegistry: Sendable {
             basicConstraints=CA:FALSE
             keyUsage=critical,digitalSignature,keyEncipherment
             extendedKeyUsage=serverAuth
-            subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost
+            subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\(extraHostNames.map { ",DNS:\($0)" }.joined())
 
             """, to: dir + "/server.ext")
         try await Tool.check(openssl, ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
@@ -375,6 +418,13 @@ public final class TestRegistry: Sendable {
                     key: \(yamlQuoted(paths.serverKey))
 
                 """
+            if options.requiresClientCertificate {
+                yaml += """
+                        clientcas:
+                          - \(yamlQuoted(paths.clientCA))
+
+                    """
+            }
         }
         switch mode {
         case .htpasswd, .tlsHtpasswd:
@@ -454,7 +504,9 @@ public final class TestRegistry: Sendable {
                     if ok && child.isRunning {
                         if mode.usesTLS {
                             try await verifyTLS(port: port, caFile: paths.caCertificate,
-                                                expectedStatus: mode.hasUsers ? "401" : "200")
+                                                expectedStatus: mode.hasUsers ? "401" : "200",
+                                                client: FileManager.default.fileExists(atPath: paths.clientCertificate)
+                                                    ? (paths.clientCertificate, paths.clientKey) : nil)
                         }
                         return
                     }
@@ -479,10 +531,12 @@ public final class TestRegistry: Sendable {
     }
 
     /// Checks the TLS endpoint with a client that trusts only the test CA (curl, when installed).
-    private static func verifyTLS(port: Int, caFile: String, expectedStatus: String) async throws {
+    private static func verifyTLS(port: Int, caFile: String, expectedStatus: String,
+                                  client: (certificate: String, key: String)? = nil) async throws {
         guard FileSupport.findExecutable("curl") != nil else { return }
+        let clientArguments = client.map { ["--cert", $0.certificate, "--key", $0.key] } ?? []
         let result = try await Tool.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-                                                 "--cacert", caFile, "https://127.0.0.1:\(port)/v2/"])
+                                                 "--cacert", caFile] + clientArguments + ["https://127.0.0.1:\(port)/v2/"])
         guard result.status == 0, result.stdoutText == expectedStatus else {
             throw OCITestingError("TLS check with curl --cacert failed (exit \(result.status), HTTP \(result.stdoutText)): \(result.stderrText)")
         }

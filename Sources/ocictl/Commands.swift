@@ -321,7 +321,7 @@ struct Login: AsyncParsableCommand {
         guard !password.isEmpty else { throw ValidationError("empty password on stdin") }
         try await OCIClient.login(host: host, credential: Credential(username: username, password: password),
                                   configFile: global.registryConfigs.first,
-                                  configuration: global.registryConfiguration(credentials: nil))
+                                  configuration: try global.registryConfiguration(credentials: nil))
         if global.json { try Output.json(["host": host, "status": "Login Succeeded"]) } else { Output.line("Login Succeeded") }
     }
 }

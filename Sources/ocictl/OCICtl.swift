@@ -79,9 +79,13 @@ struct OCICtl: AsyncParsableCommand {
         let message = String(describing: error)
         switch error {
         case RegistryError.tls:
-            return message + " (ocictl: trust its CA with --ca-file, or skip verification with --insecure)"
+            return message + " (ocictl: trust its CA with --ca-file or --certs-dir, give a client certificate with --client-cert/--client-key or --certs-dir, or skip verification with --insecure)"
         case RegistryError.plainHTTPNotAllowed:
             return message + " (ocictl: allow plain HTTP with --plain-http if the registry is yours)"
+        case RegistryError.transport(_, let why) where why.contains("client certificate"):
+            return message + " (ocictl: --client-cert/--client-key, or --certs-dir with HOST:PORT/client.cert and client.key)"
+        case RegistryError.proxy:
+            return message + " (ocictl: name the proxy with --proxy http://USER:PASSWORD@HOST:PORT, or go direct with --no-proxy)"
         case RegistryError.unauthorized:
             return message + " (ocictl: log in with ocictl login, or name a config with --registry-config)"
         default:

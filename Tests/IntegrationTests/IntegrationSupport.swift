@@ -418,7 +418,9 @@ enum Subprocess {
     static func isolatedEnvironment(home: String) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         for key in ["DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DOCKER_AUTH_CONFIG",
-                    "OCI_AUTH_CONFIG", "OCI_REGISTRY_HOST", "OCI_REGISTRY_USERNAME", "OCI_REGISTRY_PASSWORD"] {
+                    "OCI_AUTH_CONFIG", "OCI_REGISTRY_HOST", "OCI_REGISTRY_USERNAME", "OCI_REGISTRY_PASSWORD",
+                    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+                    "NO_PROXY", "no_proxy", "NETRC", "CONTAINERS_REGISTRIES_CONF", "GITHUB_TOKEN"] {
             env.removeValue(forKey: key)
         }
         env["HOME"] = home
@@ -469,16 +471,18 @@ struct OCICtl {
         home = try TempDir(prefix: "it-ocictl-home")
     }
 
-    func run(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil) async throws -> ProcessResult {
+    func run(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil,
+             environment extra: [String: String] = [:]) async throws -> ProcessResult {
         try await Subprocess.run(binary, arguments, stdin: stdin,
-                                 environment: Subprocess.isolatedEnvironment(home: home.path), directory: directory)
+                                 environment: Subprocess.isolatedEnvironment(home: home.path).merging(extra) { $1 },
+                                 directory: directory)
     }
 
     /// Runs and asserts exit 0.
     @discardableResult
-    func ok(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil,
+    func ok(_ arguments: [String], stdin: [UInt8]? = nil, directory: String? = nil, environment: [String: String] = [:],
             file: StaticString = #filePath, line: UInt = #line) async throws -> ProcessResult {
-        let result = try await run(arguments, stdin: stdin, directory: directory)
+        let result = try await run(arguments, stdin: stdin, directory: directory, environment: environment)
         XCTAssertEqual(result.status, 0, "ocictl \(arguments.joined(separator: " "))\n\(result.summary)", file: file, line: line)
         return result
     }

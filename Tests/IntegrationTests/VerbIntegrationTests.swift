@@ -43,7 +43,7 @@ final class VerbIntegrationTests: XCTestCase {
                 XCTAssertEqual(within.mounted, 3, "config and both layers mounted")
                 XCTAssertEqual(sourceBlobGETs(), blobGETs, "a mount moves no blob")
                 let mounts = registry.requests().filter { request in
-                    request.method == "POST" && (request.query ?? "").contains("mount=")
+                    request.method == "POST" && (request.query ?? "").contains("from=")
                 }
                 let mountStatuses: [Int?] = mounts.map(\.status)
                 XCTAssertEqual(mountStatuses, [201, 201, 201], "three mounts, each answered 201 Created")

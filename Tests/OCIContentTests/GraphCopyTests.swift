@@ -156,10 +156,10 @@ final class CopyTests: XCTestCase {
                     XCTAssertEqual(stored, expected, "\(refusal): \(blob.digest) was not uploaded")
                 }
                 return registry.requests().filter { r in
-                    r.method == "POST" && (r.query ?? "").split(separator: "&").contains { $0.hasPrefix("mount=") }
+                    r.method == "POST" && (r.query ?? "").split(separator: "&").contains { $0.hasPrefix("from=") }
                 }.count
             }
-            XCTAssertEqual(mountAttempts, 2, "\(refusal): one mount attempt per blob")
+            XCTAssertEqual(mountAttempts, 2, "\(refusal): one cross-repository mount attempt per blob")
         }
     }
 }

@@ -152,8 +152,9 @@ final class CredentialHelperTests: XCTestCase {
         XCTAssertEqual(keyring.get(resource: "reg.example.com/x")?.username, "helperuser")
         XCTAssertEqual(keyring.get(resource: "token.example.com/x")?.identityToken, "idtoken")
         XCTAssertEqual(keyring.get(resource: "file.example.com/x")?.username, "fileuser")
-        XCTAssertNil(keyring.get(resource: "other.example.com/x"), "hosts not listed in auths do not run the store")
-        XCTAssertEqual(fake.calls(starting: "get").sorted(), ["get reg.example.com", "get token.example.com"])
+        XCTAssertNil(keyring.get(resource: "other.example.com/x"), "the store has nothing for this host")
+        XCTAssertEqual(fake.calls(starting: "get").sorted(), ["get other.example.com", "get reg.example.com", "get token.example.com"],
+                       "as in docker, the store is asked for hosts not listed in auths too")
     }
 
     /// credHelpers take precedence over auths for the same address (docker semantics) and get the original address.

@@ -39,12 +39,35 @@ final class RequestCountTests: XCTestCase {
         }
     }
 
-    func testCopyChecksEachBlobOnce() async throws {
+    func testCopyPushesSmallBlobsWithoutACheck() async throws {
         try await withInProcessRegistry { registry in
             let image = try TestImage.make()
             let source = await image.memoryStore()
             try await source.tag(image.index, as: "v1")
             let client = try RegistryClient(configuration: configuration())
+            let destination = client.repository(host: registry.host, name: "copied/app", access: .push)
+            let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "v1")
+            let blobCount = image.blobs.count - 3  // two manifests and the index are not blobs
+            XCTAssertEqual(result.copied, image.blobs.count)
+            XCTAssertEqual(registry.requestCount("HEAD", "/v2/copied/app/blobs/*"), 0, "no check before a small blob")
+            let anonymousMounts = registry.requests().filter {
+                $0.method == "POST" && ($0.query ?? "").hasPrefix("mount=sha256:") && !($0.query ?? "").contains("from=")
+            }
+            XCTAssertEqual(anonymousMounts.count, blobCount, "each upload starts with an anonymous mount")
+            XCTAssertEqual(registry.requestCount("PUT", "/v2/copied/app/manifests/v1"), 1, "the index goes up under its tag")
+            XCTAssertEqual(registry.requestCount("PUT", "/v2/copied/app/manifests/sha256:*"), 2, "the platform manifests by digest")
+            try await client.shutdown()
+        }
+    }
+
+    func testCopyChecksEachBlobAboveTheUncheckedLimitOnce() async throws {
+        try await withInProcessRegistry { registry in
+            let image = try TestImage.make()
+            let source = await image.memoryStore()
+            try await source.tag(image.index, as: "v1")
+            var settings = configuration()
+            settings.upload.uncheckedPushLimit = 0
+            let client = try RegistryClient(configuration: settings)
             let destination = client.repository(host: registry.host, name: "copied/app", access: .push)
             let result = try await OCI.copy(from: source, reference: "v1", to: destination, tag: "v1")
             let blobCount = image.blobs.count - 3  // two manifests and the index are not blobs
