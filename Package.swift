@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OCIRegistry", targets: ["OCIRegistry"]),
         .library(name: "OCISchema1", targets: ["OCISchema1"]),
         .library(name: "OCITar", targets: ["OCITar"]),
+        .library(name: "OCIBuild", targets: ["OCIBuild"]),
         .library(name: "OCIKit", targets: ["OCIKit"]),
         .library(name: "OCIGoCompat", targets: ["OCIGoCompat"]),
         .library(name: "OCIMirror", targets: ["OCIMirror"]),
@@ -95,12 +96,19 @@ let package = Package(
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Building and editing images without a daemon: layers from files (tar through OCITar, gzip through
+        // CompressNIO, zstd through libzstd), config edits, rebase, flatten, indexes, export.
+        .target(name: "OCIBuild", dependencies: [
+            "OCISync", "OCISpec", "OCIContent", "OCITar", "CZstd",
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // The product users import: the verbs (copy, pull, push, inspect, tag) over any two targets, and
         // OCIClient, which runs them by location string with one configuration and a scoped lifetime.
         .target(name: "OCIKit", dependencies: [
             "OCISync",
             "OCISpec", "OCIReference", "OCIContent", "OCICredentials", "OCIRegistry", "OCILayout", "OCICache", "OCISchema1",
-            "OCIArchive",
+            "OCIArchive", "OCIBuild", "OCITar",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Go ociclient API (Client, ExtendedClient, Store, GenericStore, Copy, helpers) over the verbs.
@@ -161,6 +169,9 @@ let package = Package(
         ]),
         .testTarget(name: "OCIContentTests", dependencies: [
             "OCITestFixtures", "OCISync", "OCISpec", "OCIContent", "OCILayout", "OCIRegistry", "OCITesting", "OCIKit",
+        ]),
+        .testTarget(name: "OCIBuildTests", dependencies: [
+            "OCITestFixtures", "OCIBuild", "OCITar", "OCIContent", "OCISpec", "OCILayout",
         ]),
         .testTarget(name: "OCIKitTests", dependencies: [
             "OCITestFixtures", "OCISync", "OCIKit", "OCIGoCompat", "OCISchema1", "OCITesting",

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
 
-usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--uncompressed] [--cases i,iv,...]
+usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--uncompressed] [--cases i,iv,vii,...]
 Starts two distribution registries on free loopback ports, generates images, and runs:
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
   (v)   push 100 x 64 KiB from an OCI layout          (vi)  peak RSS of a 1 GiB single-blob copy
   (vii) sync 100 tags of small images to the other registry (ocictl sync vs skopeo sync)
   (viii) the same sync again, where nothing changed (the no-op resync)
+  (ix)  append a 200 MiB tree of 2,000 files onto a base image and push it: `ocictl image append` against
+        buildah's from, copy, commit, push (its own storage, vfs driver, emptied before every run); --cases ix
 Layers are gzip-compressed tars of random bytes (as real images have, so skopeo moves them as they are);
 --uncompressed uses plain tar layers. Every run first prints the CPU model, whether it has SHA extensions and its
 SHA-256 rate, so figures from different machines can be compared.
-Prints the median wall time of each tool per case and the ratio ocictl/skopeo, with peak RSS.
+Prints the median wall time of each tool per case and the ratio ocictl/other tool (skopeo; buildah for ix), with peak RSS.
 skopeo's blob-info cache is removed before every skopeo run (otherwise it mounts blobs it saw before).
 Every server listens on 127.0.0.1 only and every loop is bounded.
 """
@@ -119,13 +121,45 @@ def seed_sync_source(ocictl, work, host, tags):
         shutil.rmtree(layout, ignore_errors=True)
 
 
+def buildah_append(work, base, tree, dst):
+    """buildah from BASE, copy TREE /data, commit, push DST; returns (summed wall seconds, max peak RSS MiB)."""
+    root = os.path.join(work, "buildah-root")
+    runroot = os.path.join("/tmp", f"bb-{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(runroot, ignore_errors=True)
+    b = ["buildah", "--root", root, "--runroot", runroot, "--storage-driver", "vfs"]
+    cid = os.path.join(work, "buildah-cid")
+    wall, rss = 0.0, 0.0
+    for step in (["from", "--tls-verify=false", "--cidfile", cid, f"docker://{base}"],):
+        w, m = run(b + step)
+        wall, rss = wall + w, max(rss, m)
+    with open(cid) as f:
+        container = f.read().strip()
+    for step in (["copy", container, tree, "/data"], ["commit", container, "localhost/bench-app:v1"],
+                 ["push", "--tls-verify=false", "localhost/bench-app:v1", f"docker://{dst}"]):
+        w, m = run(b + step)
+        wall, rss = wall + w, max(rss, m)
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(runroot, ignore_errors=True)
+    return wall, rss
+
+
+def make_tree(path, files, size):
+    """`files` files of `size` random bytes in 20 directories."""
+    for i in range(files):
+        d = os.path.join(path, f"d{i % 20:02d}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
+            f.write(os.urandom(size))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--ocictl", default=None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     ap.add_argument("--uncompressed", action="store_true", help="plain tar layers instead of gzip ones")
-    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi,vii,viii", help="comma-separated cases to run, e.g. iii,iv or vii,viii (sync)")
+    ap.add_argument("--cases", default="i,ii,iii,iv,v,vi,vii,viii,ix", help="comma-separated cases to run, e.g. iii,iv, vii,viii (sync) or ix (image append)")
     a = ap.parse_args()
     cases = set(a.cases.split(","))
     print(machine_info(), flush=True)
@@ -217,6 +251,28 @@ def main():
             shutil.rmtree(img_huge, ignore_errors=True)
         step(f"(vi) {huge} single-blob copy", "ocictl", lambda: run([ocictl, "copy", f"{r1.host}/huge/img:v1", f"{r2.host}/huge-o/img:v1"]))
         step(f"(vi) {huge} single-blob copy", "skopeo", lambda: skopeo(*plain, f"docker://{r1.host}/huge/img:v1", f"docker://{r2.host}/huge-s/img:v1"))
+
+        # (vii) a 200 MiB tree of 2,000 files appended onto a base image and pushed: ocictl against buildah.
+        if "ix" in cases and shutil.which("buildah"):
+            files, size = (200, 10 * 1024) if a.quick else (2000, 105 * 1024)
+            case = f"(ix) append {files * size >> 20} MiB/{files} files"
+            img_base = os.path.join(images, "base")
+            subprocess.run(mk + ["1", "4M", img_base], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *plain, f"oci:{img_base}:latest", f"docker://{r1.host}/base/img:v1"], check=True)
+            base = f"{r1.host}/base/img:v1"
+            for rep in range(reps):
+                tree = os.path.join(work, f"tree{rep}")
+                make_tree(tree, files, size)
+                order = ["ocictl", "buildah"] if rep % 2 == 0 else ["buildah", "ocictl"]
+                for tool in order:
+                    dst = f"{r1.host}/append-{tool}{rep}/img:v1"
+                    if tool == "ocictl":
+                        record(case, tool, run([ocictl, "image", "append", base, dst, "--layer", f"{tree}:/data", "-q"]))
+                    else:
+                        record(case, tool, buildah_append(work, base, tree, dst))
+                shutil.rmtree(tree, ignore_errors=True)
+        elif "ix" in cases:
+            print("bench: buildah is not installed; case (ix) left out (scripts/install-deps.sh installs it)", file=sys.stderr)
     finally:
         for r in (r1, r2):
             if r:
@@ -227,13 +283,14 @@ def main():
 
 
 def report(results):
-    print(f"{'case':34} {'ocictl s':>9} {'skopeo s':>9} {'ratio':>7} {'ocictl MiB':>11} {'skopeo MiB':>11}")
+    print(f"{'case':34} {'ocictl s':>9} {'other s':>9} {'ratio':>7} {'ocictl MiB':>11} {'other MiB':>11}  other")
     for case, tools in results.items():
+        other = next(t for t in tools if t != "ocictl")
         o = statistics.median(w for w, _ in tools["ocictl"])
-        s = statistics.median(w for w, _ in tools["skopeo"])
+        s = statistics.median(w for w, _ in tools[other])
         om = max(m for _, m in tools["ocictl"])
-        sm = max(m for _, m in tools["skopeo"])
-        print(f"{case:34} {o:9.3f} {s:9.3f} {o / s:7.2f} {om:11.1f} {sm:11.1f}")
+        sm = max(m for _, m in tools[other])
+        print(f"{case:34} {o:9.3f} {s:9.3f} {o / s:7.2f} {om:11.1f} {sm:11.1f}  {other}")
 
 
 if __name__ == "__main__":

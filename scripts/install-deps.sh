@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need from Debian's packages, when missing:
-# the CNCF distribution registry, skopeo, buildah, podman and tmux (the independent tools the tests drive),
+# the CNCF distribution registry, skopeo, buildah, podman, umoci and tmux (the independent tools the tests drive),
 # htpasswd, openssl and curl, zlib's and libcrypt's headers
 # (compress-nio builds against the system zlib), libzstd's headers (OCISchema1 links the system libzstd through
 # pkg-config), the zstd CLI (the tests' independent zstd encoder), squid (the forward proxy of the proxy tests),

@@ -12,6 +12,7 @@ struct OCICtl: AsyncParsableCommand {
             Resolve.self, ManifestCommand.self, BlobCommand.self, Push.self, Pull.self, Copy.self, Tags.self,
             Repos.self, Referrers.self, Delete.self, RateLimitCommand.self, CacheCommand.self, Login.self, Logout.self, RegistryCommand.self,
             Inspect.self, ConfigCommand.self, Tag.self, Sync.self, DigestCommand.self, Completion.self,
+            ImageCommand.self, IndexCommand.self, Export.self,
         ]
     )
 
