@@ -77,22 +77,9 @@ final class OpenedFile: Sendable {
 
     /// Reads up to `count` bytes at `offset`; an empty result is the end of the file.
     func readChunk(at offset: Int64, count: Int) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = buffer.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return pread(fd, base + filled, count - filled, off_t(offset) + off_t(filled))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CacheError.readFailed(path: path, reason: errnoDescription())
-            }
-            if n == 0 { break }
-            filled += n
+        try DescriptorIO.read(fd, at: offset, count: count) { code in
+            CacheError.readFailed(path: path, reason: errnoDescription(code))
         }
-        buffer.removeSubrange(filled...)
-        return buffer
     }
 
     /// Reads the whole file, refusing more than `limit` bytes.

@@ -97,19 +97,7 @@ package final class AtomicFile: @unchecked Sendable {
     /// Appends bytes. On failure the temporary file is removed and the file cannot be used any more.
     package func write<Bytes: ContiguousBytes>(_ bytes: Bytes) throws(FileSystemError) {
         guard fd >= 0 else { throw FileSystemError("write", path: temporaryPath, reason: "the file was already closed") }
-        let failure: Int32? = bytes.withUnsafeBytes { raw -> Int32? in
-            guard let base = raw.baseAddress else { return nil }
-            var done = 0
-            while done < raw.count {
-                let n = posixWrite(fd, base + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                done += n
-            }
-            return nil
-        }
+        let failure = DescriptorIO.writeAll(fd, bytes)
         if let failure {
             discard()
             throw FileSystemError("write", path: temporaryPath, code: failure)
@@ -205,13 +193,3 @@ package final class AtomicFile: @unchecked Sendable {
     }
 }
 
-/// `write(2)`, named apart from ``AtomicFile/write(_:)``.
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
-    #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
-    #else
-    return Darwin.write(fd, buffer, count)
-    #endif
-}

@@ -92,40 +92,13 @@ package final class PartialFile: @unchecked Sendable {
     /// Reads up to `count` bytes at `offset` (fewer at the end of the file).
     package func read(at offset: Int64, count: Int) throws(FileSystemError) -> [UInt8] {
         guard fd >= 0 else { throw FileSystemError("read", path: path, reason: "the file was already closed") }
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = buffer.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return pread(fd, base + filled, count - filled, off_t(offset) + off_t(filled))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError("read", path: path, code: errno)
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        buffer.removeSubrange(filled...)
-        return buffer
+        return try DescriptorIO.read(fd, at: offset, count: count) { FileSystemError("read", path: path, code: $0) }
     }
 
     /// Appends bytes. On failure the partial file is removed (a full disk must not keep half a blob).
     package func append<Bytes: ContiguousBytes>(_ bytes: Bytes) throws(FileSystemError) {
         guard fd >= 0 else { throw FileSystemError("write", path: path, reason: "the file was already closed") }
-        let failure: Int32? = bytes.withUnsafeBytes { raw -> Int32? in
-            guard let base = raw.baseAddress else { return nil }
-            var done = 0
-            while done < raw.count {
-                let n = partialWrite(fd, base + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                done += n
-            }
-            return nil
-        }
+        let failure = DescriptorIO.writeAll(fd, bytes)
         if let failure {
             discard()
             throw FileSystemError("write", path: path, code: failure)
@@ -195,15 +168,4 @@ package final class PartialFile: @unchecked Sendable {
         }
         return removed
     }
-}
-
-/// `write(2)`, named apart from the methods above.
-private func partialWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
-    #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
-    #else
-    return Darwin.write(fd, buffer, count)
-    #endif
 }
