@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Profiles ocictl on benchmark cases (iii) copy to another registry, (iv) pull to a layout and (v) push 100 small
-layers, with callgrind (instruction counts: repeatable on a noisy machine) or perf (where the kernel allows it).
+layers: with perf (cpu-clock samples), callgrind (instruction counts, repeatable on a noisy machine, where valgrind
+can read the binary: valgrind 3.19 cannot read Swift 6.3's), or none (the default: wall, user and system CPU and
+peak RSS of each run).
 
 usage: bench/profile.py [--ocictl PATH] [--tool callgrind|perf|none] [--cases iii,iv,v] [--size 64M] [--out DIR]
 Starts two distribution registries on free loopback ports, builds the same gzip-layer images as bench.py, and for
@@ -41,7 +43,7 @@ def total_instructions(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ocictl", default=os.path.join(HERE, "..", ".build", "release", "ocictl"))
-    ap.add_argument("--tool", default="callgrind", choices=["callgrind", "perf", "none"])
+    ap.add_argument("--tool", default="none", choices=["callgrind", "perf", "none"])
     ap.add_argument("--cases", default="iii,iv,v")
     ap.add_argument("--size", default="64M", help="size of each of the 4 big layers")
     ap.add_argument("--out", default=None)
