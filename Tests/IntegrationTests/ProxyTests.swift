@@ -16,6 +16,19 @@ final class ProxyTests: XCTestCase {
         return try await TestRegistry.start(.tls, options: options)
     }
 
+    /// Runs `body`, then stops the proxy and the registry, whether `body` threw or not.
+    private func stopping(_ proxy: TestProxy, _ registry: TestRegistry, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await proxy.stop()
+            await registry.stop()
+            throw error
+        }
+        await proxy.stop()
+        await registry.stop()
+    }
+
     /// HTTPS goes through CONNECT; push and pull both work; the proxy's log shows the tunnels.
     func testHTTPSThroughTheProxyByConnect() async throws {
         try NetworkTools.squid()
@@ -23,7 +36,7 @@ final class ProxyTests: XCTestCase {
         let proxy = try await TestProxy.start()
         let dir = try TempDir(prefix: "proxy-https")
         defer { dir.remove() }
-        do {
+        try await stopping(proxy, registry) {
             var configuration = Sample.configuration()
             configuration.registry.proxy = Proxy(url: proxy.url)
             configuration.registry.tls.caFiles = [try XCTUnwrap(registry.caCertificatePath)]
@@ -42,13 +55,7 @@ final class ProxyTests: XCTestCase {
             await assertRegistryError("direct to registry.test", {
                 try await OCIClient.withClient(configuration: configuration) { _ = try await $0.resolve(ref) }
             }, matches: { if case .transport = $0 { return true }; return false })
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 
     /// A proxy that demands credentials: without them a clear 407 error; with them in the proxy URL it works, and
@@ -60,7 +67,7 @@ final class ProxyTests: XCTestCase {
         proxyOptions.username = "proxyuser"
         proxyOptions.password = "pr0xy:p@ss/word"
         let proxy = try await TestProxy.start(proxyOptions)
-        do {
+        try await stopping(proxy, registry) {
             var configuration = Sample.configuration()
             configuration.registry.tls.caFiles = [try XCTUnwrap(registry.caCertificatePath)]
             configuration.registry.proxy = Proxy(url: proxy.url)
@@ -93,13 +100,7 @@ final class ProxyTests: XCTestCase {
                 try await OCIClient.withClient(configuration: configuration) { _ = try await $0.resolve(ref) }
             }, matches: { if case .proxy = $0 { return true }; return false })
             XCTAssertFalse("\(refused.map { "\($0)" } ?? "")".contains("wrongsecret"))
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 
     /// Plain HTTP through the proxy, and a token realm (another host) through it too.
@@ -108,7 +109,7 @@ final class ProxyTests: XCTestCase {
         try NetworkTools.registry(.token)
         let registry = try await TestRegistry.start(.token)
         let proxy = try await TestProxy.start()
-        do {
+        try await stopping(proxy, registry) {
             var configuration = Sample.configuration()
             configuration.registry.plainHTTP = .allowed
             // The realm is on 127.0.0.1: loopback is proxied only when asked.
@@ -126,13 +127,7 @@ final class ProxyTests: XCTestCase {
             XCTAssertTrue(log.contains("GET http://registry.test:\(registry.port)/v2/"), "plain HTTP in absolute form:\n\(log)")
             XCTAssertTrue(log.contains("PUT http://registry.test:\(registry.port)/v2/plain/app/manifests/1"), log)
             XCTAssertTrue(log.contains("127.0.0.1:\(realmPort)"), "the token realm went through the proxy:\n\(log)")
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 
     /// Plain HTTP through a proxy that demands credentials: a 407 without them, push and pull (a blob of a few MiB,
@@ -150,7 +145,7 @@ final class ProxyTests: XCTestCase {
             dir.remove()
             ocictl.cleanup()
         }
-        do {
+        try await stopping(proxy, registry) {
             var configuration = Sample.configuration()
             configuration.registry.plainHTTP = .allowed
             configuration.registry.proxy = Proxy(httpProxy: proxy.url)
@@ -172,13 +167,7 @@ final class ProxyTests: XCTestCase {
             XCTAssertFalse(registryLog.contains("plainuser"), "the proxy user reached the registry")
             let resolved = try await ocictl.ok(["resolve", ref, "--plain-http"], environment: ["HTTP_PROXY": proxy.urlWithCredentials])
             XCTAssertTrue(resolved.stdoutText.hasPrefix(pushed.digest.description), resolved.summary)
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 
     /// A blob download redirected to storage on another host goes through the proxy too, unless NO_PROXY names
@@ -225,7 +214,7 @@ final class ProxyTests: XCTestCase {
         try NetworkTools.squid()
         let registry = try await startTLSRegistry()
         let proxy = try await TestProxy.start()
-        do {
+        try await stopping(proxy, registry) {
             var configuration = Sample.configuration()
             configuration.registry.tls.caFiles = [try XCTUnwrap(registry.caCertificatePath)]
             configuration.registry.proxy = Proxy.environment(["https_proxy": proxy.url, "NO_PROXY": "other.test,.registry.test"])
@@ -250,13 +239,7 @@ final class ProxyTests: XCTestCase {
             _ = try await OCIClient.withClient(configuration: configuration) { try await $0.resolve("127.0.0.1:\(registry.port)/loop/app:1") }
             let tunnelled = await proxy.accessLog(waitingFor: "CONNECT 127.0.0.1:\(registry.port)")
             XCTAssertTrue(tunnelled.contains("CONNECT 127.0.0.1:\(registry.port)"), tunnelled)
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 
     /// ocictl: HTTPS_PROXY from the environment, --proxy, --no-proxy.
@@ -272,7 +255,7 @@ final class ProxyTests: XCTestCase {
             ocictl.cleanup()
             dir.remove()
         }
-        do {
+        try await stopping(proxy, registry) {
             let ca = try XCTUnwrap(registry.caCertificatePath)
             let ref = "registry.test:\(registry.port)/ctl/app:1"
             let file = try dir.write("f.txt", Bytes.random(1000))
@@ -291,12 +274,6 @@ final class ProxyTests: XCTestCase {
             XCTAssertNotEqual(unauthenticated.status, 0)
             XCTAssertTrue(unauthenticated.stderrText.contains("407"), unauthenticated.stderrText)
             XCTAssertTrue(unauthenticated.stderrText.contains("--proxy"), unauthenticated.stderrText)
-        } catch {
-            await proxy.stop()
-            await registry.stop()
-            throw error
         }
-        await proxy.stop()
-        await registry.stop()
     }
 }
