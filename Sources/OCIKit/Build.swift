@@ -108,6 +108,20 @@ extension OCIClient {
         return try await OCI.editIndex(try storedImage(index), add: items, remove: remove, to: target, tag: tag, options: options)
     }
 
+    /// Selectors for index entries named by the user: a digest as it is, any other string a reference resolved to
+    /// its digest (the entry that points at that image).
+    public func indexEntrySelectors(for entries: [String]) async throws -> [IndexEntrySelector] {
+        var selectors: [IndexEntrySelector] = []
+        for entry in entries {
+            if let digest = OCIDigest(entry) {
+                selectors.append(.digest(digest))
+            } else {
+                selectors.append(.digest(try await resolve(entry).digest))
+            }
+        }
+        return selectors
+    }
+
     /// Writes the merged file system of an image (one platform of an index) as a tar (see `OCI.export`).
     public func export(_ location: String, toFile path: String, options: ExportOptions = ExportOptions()) async throws {
         try await OCI.export(try storedImage(location), toFile: path, options: options)

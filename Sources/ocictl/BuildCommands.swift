@@ -298,11 +298,7 @@ struct IndexCommand: AsyncParsableCommand {
             var selectors = try (platformList(platform) ?? []).map(IndexEntrySelector.platform)
             let progress = global.progress()
             let result = try await global.withClient { client in
-                for entry in entries {
-                    if let digest = OCIDigest(entry) { selectors.append(.digest(digest)) } else {
-                        selectors.append(.digest(try await client.resolve(entry).digest))
-                    }
-                }
+                selectors += try await client.indexEntrySelectors(for: entries)
                 guard !selectors.isEmpty else { throw ValidationError("index remove needs a DIGEST, REF or --platform") }
                 var options = IndexOptions()
                 options.push.onEvent = progress.handle
