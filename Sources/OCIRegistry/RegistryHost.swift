@@ -75,6 +75,54 @@ actor RegistryHost {
         }
     }
 
+    /// What one scheme's `GET /v2/` gave: a registry's answer, or another status (not a registry, or a TLS port's
+    /// "HTTP request to an HTTPS server").
+    private enum ProbeOutcome {
+        case registry(PingResult)
+        case other(url: URL, status: Int, body: [UInt8])
+    }
+
+    private func probe(_ scheme: String) async throws -> ProbeOutcome {
+        guard let url = URL(string: "\(scheme)://\(host)/v2/") else {
+            throw RegistryError.invalidArgument("invalid registry host \"\(host)\"")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: configuration.userAgent)
+        let response = try await transport.execute(method: .GET, url: url, headers: headers, body: nil)
+        let body = try await readLimited(response.body, limit: 64 * 1024)
+        switch response.status.code {
+        case 200..<300:
+            return .registry(PingResult(scheme: scheme, challenge: nil))
+        case 401:
+            let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+            let chosen = challenges.first { $0.scheme == .bearer } ?? challenges.first { $0.scheme == .basic }
+            return .registry(PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:])))
+        default:
+            return .other(url: url, status: Int(response.status.code), body: body)
+        }
+    }
+
+    private func registryError(_ url: URL, status: Int, body: [UInt8]) -> RegistryError {
+        .registry(operation: "ping", target: url.absoluteString, status: status,
+                  errors: RegistryErrorDetail.decodeList(body) ?? [], bodySnippet: snippet(body))
+    }
+
+    /// `error` (a TLS or transport failure) with `note` added; other errors as they are.
+    private static func noting(_ error: any Error, _ note: String) -> any Error {
+        switch error as? RegistryError {
+        case .tls(let h, let why)?: return RegistryError.tls(host: h, underlying: why + note)
+        case .transport(let h, let why)?: return RegistryError.transport(host: h, underlying: why + note)
+        default: return error
+        }
+    }
+
+    private static func isConnectionFailure(_ error: any Error) -> Bool {
+        switch error as? RegistryError {
+        case .tls?, .transport?: return true
+        default: return false
+        }
+    }
+
     private func performPing() async throws -> PingResult {
         pingCount += 1
         let settings = configuration.registries.hostSettings(host)
@@ -89,63 +137,79 @@ actor RegistryHost {
         }
         // `insecure = true` in registries.conf: plain HTTP allowed for this host (and verification skipped).
         if settings.insecure { mayUseHTTP = true }
-        var httpsError: (any Error)?
-        for scheme in mayUseHTTP ? ["https", "http"] : ["https"] {
-            guard let url = URL(string: "\(scheme)://\(host)/v2/") else {
-                throw RegistryError.invalidArgument("invalid registry host \"\(host)\"")
-            }
-            do {
-                var headers = HTTPHeaders()
-                headers.add(name: "User-Agent", value: configuration.userAgent)
-                let response = try await transport.execute(method: .GET, url: url, headers: headers, body: nil)
-                let body = try await readLimited(response.body, limit: 64 * 1024)
-                switch response.status.code {
-                case 200..<300:
-                    return PingResult(scheme: scheme, challenge: nil)
-                case 401:
-                    let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
-                    let chosen = challenges.first { $0.scheme == .bearer } ?? challenges.first { $0.scheme == .basic }
-                    return PingResult(scheme: scheme, challenge: chosen ?? AuthChallenge(scheme: .basic, parameters: [:]))
-                default:
-                    // A plain-HTTP answer after HTTPS failed (e.g. a TLS port's "HTTP request to an HTTPS
-                    // server"): the HTTPS failure is what the user must fix. Through a proxy, the answer may be the
-                    // proxy's own: say it.
-                    if let httpsError = httpsError as? RegistryError, let proxy = transport.proxy(for: url) {
-                        let note = "; plain HTTP through the proxy \(proxy.redacted) answered \(response.status.code)"
-                            + (snippet(body).map { ": \($0.prefix(120))" } ?? "")
-                        switch httpsError {
-                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + note)
-                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + note)
-                        default: throw httpsError
-                        }
-                    }
-                    if let httpsError { throw httpsError }
-                    throw RegistryError.registry(operation: "ping", target: url.absoluteString,
-                                                 status: Int(response.status.code),
-                                                 errors: RegistryErrorDetail.decodeList(body) ?? [],
-                                                 bodySnippet: snippet(body))
-                }
-            } catch let error as RegistryError {
-                switch error {
-                case .transport, .tls:
-                    if scheme == "https" { httpsError = error; continue }
-                    // Both failed: the HTTPS failure leads (it is usually what to fix), the plain-HTTP one follows
-                    // (through a proxy for http:// only, it may be the one that matters).
-                    if let httpsError = httpsError as? RegistryError {
-                        switch httpsError {
-                        case .tls(let h, let why): throw RegistryError.tls(host: h, underlying: why + "; plain HTTP failed too: \(error)")
-                        case .transport(let h, let why): throw RegistryError.transport(host: h, underlying: why + "; plain HTTP failed too: \(error)")
-                        default: throw httpsError
-                        }
-                    }
-                    throw error
-                default:
-                    throw error
-                }
+        guard mayUseHTTP else {
+            switch try await probe("https") {
+            case .registry(let result): return result
+            case .other(let url, let status, let body): throw registryError(url, status: status, body: body)
             }
         }
-        if let httpsError { throw httpsError }
-        throw RegistryError.transport(host: host, underlying: "no usable scheme")
+        if RegistryClient.Configuration.Proxy.isLoopback(HostClassifier.hostOnly(host)), let url = URL(string: "http://\(host)/v2/"), transport.proxy(for: url) == nil {
+            return try await pingPlainHTTPFirst()
+        }
+        return try await pingHTTPSFirst()
+    }
+
+    /// One scheme's probe, with a connection failure (TLS or transport) returned instead of thrown.
+    private func attempt(_ scheme: String) async throws -> Result<ProbeOutcome, any Error> {
+        do {
+            return .success(try await probe(scheme))
+        } catch where Self.isConnectionFailure(error) {
+            return .failure(error)
+        }
+    }
+
+    /// HTTPS, then plain HTTP when HTTPS cannot connect (a private host that may use plain HTTP).
+    private func pingHTTPSFirst() async throws -> PingResult {
+        let httpsError: any Error
+        switch try await attempt("https") {
+        case .success(.registry(let result)): return result
+        case .success(.other(let url, let status, let body)): throw registryError(url, status: status, body: body)
+        case .failure(let error): httpsError = error
+        }
+        switch try await attempt("http") {
+        case .success(.registry(let result)):
+            return result
+        case .success(.other(let url, let status, _)):
+            // A plain-HTTP answer after HTTPS failed (e.g. a TLS port's "HTTP request to an HTTPS server"): the
+            // HTTPS failure is what the user must fix. Through a proxy, the answer may be the proxy's own: say it.
+            if let proxy = transport.proxy(for: url) {
+                throw Self.noting(httpsError, "; plain HTTP through the proxy \(proxy.redacted) answered \(status)")
+            }
+            throw httpsError
+        case .failure(let error):
+            // Both failed: the HTTPS failure leads (it is usually what to fix), the plain-HTTP one follows (through
+            // a proxy for http:// only, it may be the one that matters).
+            throw Self.noting(httpsError, "; plain HTTP failed too: \(error)")
+        }
+    }
+
+    /// Plain HTTP, then HTTPS, for a loopback registry reached directly: nothing on the way can read or change
+    /// the traffic, most loopback registries (test and CI registries, port forwards) speak plain HTTP, and the
+    /// process then never builds a TLS context. A TLS port answers the plain request with a 400 or closes it, and
+    /// HTTPS follows.
+    private func pingPlainHTTPFirst() async throws -> PingResult {
+        let plain = try await attempt("http")
+        if case .success(.registry(let result)) = plain { return result }
+        switch try await attempt("https") {
+        case .success(.registry(let result)):
+            return result
+        case .success(.other(let url, let status, let body)):
+            // The port speaks TLS, and its answer is no registry's.
+            throw registryError(url, status: status, body: body)
+        case .failure(let httpsError):
+            switch plain {
+            case .success(.other(let url, let status, let body)):
+                // A 400 is a TLS port refusing the plain request (Go's "HTTP request to an HTTPS server", nginx's
+                // "plain HTTP request was sent to HTTPS port"): the HTTPS failure is what to fix. Any other answer
+                // comes from a port that speaks plain HTTP but is no registry, and says so itself.
+                if status == 400 { throw httpsError }
+                throw registryError(url, status: status, body: body)
+            case .failure(let plainError):
+                throw Self.noting(httpsError, "; plain HTTP failed too: \(plainError)")
+            case .success(.registry(let result)):
+                return result
+            }
+        }
     }
 
     /// The `Authorization` value for a request needing `scopes`, or nil for anonymous access.

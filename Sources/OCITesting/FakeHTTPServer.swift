@@ -83,6 +83,12 @@ public final class FakeHTTPServer: Sendable {
         recorded.current
     }
 
+    /// How many connections began with a TLS handshake (a client trying HTTPS on this plain-HTTP port); each
+    /// was closed at once.
+    public func tlsHandshakes() -> Int {
+        server.tlsHandshakes
+    }
+
     /// Forgets the recorded requests.
     public func resetRequests() {
         recorded.withLock { $0.removeAll() }

@@ -35,7 +35,8 @@ final class LoopbackHTTPServer: Sendable {
                         throw OCITestingError("server is stopping")
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(PlainHTTPOnlyHandler(), position: .first)
+                    try channel.pipeline.syncOperations.addHandler(PlainHTTPOnlyHandler(onHandshake: { state.noteTLSHandshake() }),
+                                                                   position: .first)
                     try channel.pipeline.syncOperations.addHandler(
                         RequestHandler(handler: handler, recorder: recorder, state: state, connectionID: connectionID))
                     channel.closeFuture.whenComplete { _ in state.unregister(channel) }
@@ -48,6 +49,9 @@ final class LoopbackHTTPServer: Sendable {
         }
         return LoopbackHTTPServer(port: port, serverChannel: channel, state: state)
     }
+
+    /// How many connections began with a TLS handshake (a client trying HTTPS) and were closed.
+    var tlsHandshakes: Int { state.tlsHandshakes }
 
     /// Stops accepting, closes every connection, cancels running handlers and waits for them. Idempotent.
     func stop() async {
@@ -81,9 +85,20 @@ final class ServerState: Sendable {
         var tasks: [Int: Task<Void, Never>] = [:]
         var nextTaskID = 0
         var nextConnectionID = 0
+        var tlsHandshakes = 0
     }
 
     private let inner = Locked(Inner())
+
+    /// Counts a connection refused because it began a TLS handshake.
+    func noteTLSHandshake() {
+        inner.withLock { $0.tlsHandshakes += 1 }
+    }
+
+    /// How many connections began with a TLS handshake (and were closed).
+    var tlsHandshakes: Int {
+        inner.withLock { $0.tlsHandshakes }
+    }
 
     /// Tracks a new connection; returns its id, or `nil` once stopping.
     func register(_ channel: Channel) -> Int? {
@@ -289,9 +304,17 @@ final class PlainHTTPOnlyHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    private let onHandshake: (@Sendable () -> Void)?
+
+    /// `onHandshake` is called for every connection closed because it began a TLS handshake.
+    init(onHandshake: (@Sendable () -> Void)? = nil) {
+        self.onHandshake = onHandshake
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         if buffer.readableBytes > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x16 {
+            onHandshake?()
             context.close(promise: nil)
             return
         }

@@ -93,6 +93,7 @@ struct ImageCommand: AsyncParsableCommand {
 
     struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "append",
             abstract: "Put layers made from files, directories or tars on BASE (an image or scratch) and push the result to DST.",
             discussion: """
             --layer PATH[:DEST] makes one layer per flag: a directory's contents under DEST (default /), a file \
@@ -157,6 +158,7 @@ struct ImageCommand: AsyncParsableCommand {
 
     struct Mutate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "mutate",
             abstract: "Change an image's config and annotations and push the result to DST; layers are not touched.")
         @Argument var source: String
         @Argument var destination: String
@@ -179,6 +181,7 @@ struct ImageCommand: AsyncParsableCommand {
 
     struct Rebase: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rebase",
             abstract: "Swap the layers SRC got from --old-base for --new-base's and push the result to DST.")
         @Argument var source: String
         @Argument var destination: String
@@ -201,6 +204,7 @@ struct ImageCommand: AsyncParsableCommand {
 
     struct Flatten: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "flatten",
             abstract: "Squash an image's layers into one (whiteouts applied) and push the result to DST.")
         @Argument var source: String
         @Argument var destination: String
@@ -241,6 +245,7 @@ struct IndexCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Make an index of images (or of the platforms of other indexes) and push it, its images first.")
         @Argument var destination: String
         @Argument var sources: [String]
@@ -265,6 +270,7 @@ struct IndexCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add images to the index DST (an entry with the same platform is replaced) and push it.")
         @Argument var index: String
         @Argument var sources: [String]
@@ -288,6 +294,7 @@ struct IndexCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Remove entries from the index DST, by digest (or a reference to one of its images) or by --platform.")
         @Argument var index: String
         @Argument(help: "DIGEST or REF of an entry to remove.") var entries: [String] = []
@@ -312,6 +319,7 @@ struct IndexCommand: AsyncParsableCommand {
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write an image's merged file system (whiteouts applied) as a tar, or list a layer's files.")
     @Argument var reference: String
     @Option(name: .shortAndLong, help: "The tar file to write (atomically).") var output: String?

@@ -22,7 +22,7 @@ struct DescriptorOutput: Encodable {
 }
 
 struct Resolve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the digest, media type and size of a manifest.")
+    static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Print the digest, media type and size of a manifest.")
     @Argument(help: "The reference, e.g. registry.example.com/app:1.0") var reference: String
     @Option(name: .customLong("platform"), help: "For an index: the platform's manifest instead.") var platform: String?
     @OptionGroup var global: GlobalOptions
@@ -67,7 +67,7 @@ struct ManifestCommand: AsyncParsableCommand {
                                                     subcommands: [Get.self, Put.self])
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write a manifest's bytes, exactly as stored, to stdout.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Write a manifest's bytes, exactly as stored, to stdout.")
         @Argument var reference: String
         @Option(name: .customLong("platform"), help: "For an index: the platform's manifest instead.") var platform: String?
         @OptionGroup var global: GlobalOptions
@@ -80,7 +80,7 @@ struct ManifestCommand: AsyncParsableCommand {
     }
 
     struct Put: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Upload a manifest file's bytes unchanged to a tag or digest.")
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Upload a manifest file's bytes unchanged to a tag or digest.")
         @Argument var reference: String
         @Argument var file: String
         @Option(name: .customLong("media-type"), help: "The Content-Type; by default the document's mediaType.")
@@ -111,7 +111,7 @@ struct BlobCommand: AsyncParsableCommand {
                                                     subcommands: [Get.self, Put.self, BlobHead.self])
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Download a blob, verified, to a file or stdout.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Download a blob, verified, to a file or stdout.")
         @Argument(help: "REPO@DIGEST") var reference: String
         @Option(name: .shortAndLong, help: "Write to this file (atomically) instead of stdout.") var output: String?
         @OptionGroup var global: GlobalOptions
@@ -131,7 +131,7 @@ struct BlobCommand: AsyncParsableCommand {
     }
 
     struct Put: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Upload a file as a blob; prints its digest and size (--json: its descriptor).")
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Upload a file as a blob; prints its digest and size (--json: its descriptor).")
         @Argument(help: "REPO") var repository: String
         @Argument var file: String
         @Option(name: .customLong("media-type")) var mediaType: String = "application/octet-stream"
@@ -149,7 +149,7 @@ struct BlobCommand: AsyncParsableCommand {
 }
 
 struct Push: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push files as an OCI artifact: one layer per file, titled with its name.")
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push files as an OCI artifact: one layer per file, titled with its name.")
     @Argument var reference: String
     @Argument var files: [String]
     @Option(name: .customLong("artifact-type"), help: "The manifest's artifactType.") var artifactType: String?
@@ -180,6 +180,7 @@ struct Push: AsyncParsableCommand {
 
 struct Pull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pull",
         abstract: "Download an image or artifact into a directory.",
         discussion: """
         Writes DIR/manifest.json (the manifest's exact bytes), DIR/config.json, and each layer under its title \
@@ -208,7 +209,7 @@ struct Pull: AsyncParsableCommand {
 }
 
 struct Copy: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy an image, index or artifact, byte for byte, between references.")
+    static let configuration = CommandConfiguration(commandName: "copy", abstract: "Copy an image, index or artifact, byte for byte, between references.")
     @Argument var source: String
     @Argument var destination: String
     @Option(name: .customLong("platform"), help: "Copy only this platform (os/arch[/variant]), a comma list of them, or all.")
@@ -278,7 +279,7 @@ struct Copy: AsyncParsableCommand {
 }
 
 struct Tags: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a repository's tags, one per line.")
+    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags, one per line.")
     @Argument(help: "REPO") var repository: String
     @Option(name: .customLong("include"), help: "Only tags matching this regular expression (repeatable).") var include: [String] = []
     @Option(name: .customLong("exclude"), help: "Not the tags matching this regular expression (repeatable).") var exclude: [String] = []
@@ -296,7 +297,7 @@ struct Tags: AsyncParsableCommand {
 }
 
 struct Repos: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List repositories of a registry (under a prefix), one per line.")
+    static let configuration = CommandConfiguration(commandName: "repos", abstract: "List repositories of a registry (under a prefix), one per line.")
     @Argument(help: "HOST[/PREFIX]") var registry: String
     @OptionGroup var global: GlobalOptions
 
@@ -307,7 +308,7 @@ struct Repos: AsyncParsableCommand {
 }
 
 struct Login: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check credentials with a registry, then store them.")
+    static let configuration = CommandConfiguration(commandName: "login", abstract: "Check credentials with a registry, then store them.")
     @Argument var host: String
     @Option(name: .shortAndLong) var username: String
     @Flag(name: .customLong("password-stdin"), help: "Read the password from stdin.") var passwordStdin = false
@@ -327,7 +328,7 @@ struct Login: AsyncParsableCommand {
 }
 
 struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove stored credentials for a registry.")
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Remove stored credentials for a registry.")
     @Argument var host: String
     @OptionGroup var global: GlobalOptions
 
@@ -341,7 +342,7 @@ struct Logout: AsyncParsableCommand {
 }
 
 struct Referrers: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the manifests that refer to a manifest (OCI 1.1).")
+    static let configuration = CommandConfiguration(commandName: "referrers", abstract: "List the manifests that refer to a manifest (OCI 1.1).")
     @Argument var reference: String
     @Option(name: .customLong("artifact-type"), help: "Only referrers of this artifact type.") var artifactType: String?
     @Option(name: .customLong("platform"), help: "For an index: the referrers of the platform's manifest.") var platform: String?
@@ -358,6 +359,7 @@ struct Referrers: AsyncParsableCommand {
 
 struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "delete",
         abstract: "Delete a manifest (and every tag pointing to it), a blob, or only a tag.",
         discussion: "REF@DIGEST or REF:TAG deletes the manifest; --blob deletes REPO@DIGEST as a blob; --tag-only removes the tag and keeps the manifest.")
     @Argument var reference: String
@@ -404,7 +406,7 @@ struct CacheCommand: AsyncParsableCommand {
     static let notConfigured = "No cache is configured: pull and blob get cache blobs only with --cache-dir DIR or $OCI_CACHE_DIR."
 
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the cache's limit, size and items.")
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "Print the cache's limit, size and items.")
         @OptionGroup var global: GlobalOptions
 
         struct Summary: Encodable { var directory: String; var size: Int64; var currentSize: Int64; var items: Int; var usage: Double }
@@ -431,7 +433,7 @@ struct CacheCommand: AsyncParsableCommand {
     struct PruneOutput: Encodable { var directory: String; var removed: Int }
 
     struct Prune: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove every entry from the cache.")
+        static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove every entry from the cache.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {

@@ -6,6 +6,7 @@ import OCIKit
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Describe an image without pulling it: digest, platforms, layers, config highlights, referrers.")
     @Argument var reference: String
     @Option(name: .customLong("platform"), help: "The platform's manifest of an index (default linux/amd64, else the first).")
@@ -92,7 +93,7 @@ struct ConfigCommand: AsyncParsableCommand {
 }
 
 struct Tag: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Point one or more tags at the manifest REF names (one upload per tag, no blob moves).")
+    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Point one or more tags at the manifest REF names (one upload per tag, no blob moves).")
     @Argument var reference: String
     @Argument var tags: [String]
     @OptionGroup var global: GlobalOptions
@@ -154,6 +155,7 @@ struct DigestCommand: AsyncParsableCommand {
 
 struct Completion: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "completion",
         abstract: "Print a shell completion script.",
         discussion: """
         bash: ocictl completion bash > /etc/bash_completion.d/ocictl (or source it from ~/.bashrc); \

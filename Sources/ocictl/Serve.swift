@@ -9,6 +9,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Serve an OCI distribution registry (the in-process one of OCITesting) until interrupted.",
             discussion: """
             For development and tests: on loopback by default (any other address only when given with --address). \

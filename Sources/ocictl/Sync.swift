@@ -6,6 +6,7 @@ import OCIMirror
 /// `ocictl sync CONFIG.yaml`: parses, runs `Mirror`, prints a line per item and a summary (or JSON).
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sync",
         abstract: "Mirror repositories, registry prefixes, layouts and archives as a YAML file says (docs/mirroring.md).")
     @Argument(help: "The sync configuration (YAML).") var config: String
     @Flag(name: .customLong("dry-run"), help: "Print the plan (copy, skip, delete) without moving anything.") var dryRun = false

@@ -368,6 +368,56 @@ final class RegistryClientTests: XCTestCase {
         }
     }
 
+    // A loopback registry is pinged over plain HTTP first: no TLS handshake reaches a plain-HTTP port, and the one
+    // ping serves the session.
+    func testLoopbackRegistryIsPingedOverPlainHTTPFirst() async throws {
+        try await withFake({ req in
+            req.path == "/v2/" ? .json(200, "{}") : .json(200, #"{"name":"r","tags":["a","b"]}"#)
+        }) { server, client in
+            let repository = client.repository(host: server.host, name: "r")
+            let first = try await repository.tags()
+            let second = try await repository.tags()
+            XCTAssertEqual(first, ["a", "b"])
+            XCTAssertEqual(second, ["a", "b"])
+            XCTAssertEqual(server.tlsHandshakes(), 0, "no HTTPS attempt on a plain-HTTP loopback port")
+            XCTAssertEqual(server.requests().filter { $0.path == "/v2/" }.count, 1)
+        }
+        // With plain HTTP refused, the same port only ever sees TLS handshakes.
+        try await FakeHTTPServer.withServer(handler: { _ in .json(200, "{}") }) { server in
+            var strict = testConfiguration()
+            strict.plainHTTP = .never
+            let client = try RegistryClient(configuration: strict)
+            do {
+                _ = try await client.repository(host: server.host, name: "r").tags()
+                XCTFail("expected a TLS or transport error")
+            } catch let error as RegistryError {
+                switch error {
+                case .tls, .transport: break
+                default: XCTFail("\(error)")
+                }
+            }
+            try await client.shutdown()
+            XCTAssertGreaterThan(server.tlsHandshakes(), 0)
+            XCTAssertTrue(server.requests().isEmpty)
+        }
+    }
+
+    // A loopback port that speaks plain HTTP but is no registry is reported with its own answer, not as a TLS
+    // failure of the HTTPS attempt that followed.
+    func testLoopbackPortThatIsNoRegistryIsReportedWithItsAnswer() async throws {
+        try await withFake({ _ in FakeResponse(status: 404, headers: [:], body: Array("no such page".utf8)) }) { server, client in
+            do {
+                _ = try await client.repository(host: server.host, name: "r").tags()
+                XCTFail("expected an error")
+            } catch let error as RegistryError {
+                guard case .registry(let operation, let target, let status, _, _) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(operation, "ping")
+                XCTAssertEqual(status, 404)
+                XCTAssertEqual(target, "http://\(server.host)/v2/")
+            }
+        }
+    }
+
     // The link parser: relative, absolute, several links, no rel.
     func testLinkHeaderParsing() throws {
         let base = try XCTUnwrap(URL(string: "https://r.example/v2/_catalog?n=2"))
