@@ -2,6 +2,7 @@
 """Benchmarks ocictl against skopeo on the same workloads, in one run, alternating.
 
 usage: bench/bench.py [--reps N] [--ocictl PATH] [--quick] [--uncompressed] [--cases i,iv,vii,...]
+ocictl is measured as it ships: built by scripts/build-release.sh (bench/run.sh does; the run prints the linkage).
 Starts two distribution registries on free loopback ports, generates images, and runs:
   (i)   push 4 x 64 MiB from an OCI layout            (ii)  copy within one registry
   (iii) copy to the other registry                    (iv)  pull to an OCI layout
@@ -100,6 +101,15 @@ def machine_info():
     return f"cpu: {model}; SHA extensions: {'yes' if sha else 'no'}; SHA-256: {rate}; cores: {os.cpu_count()}"
 
 
+def swift_linkage(binary):
+    """Whether `binary` links the Swift runtime statically (bench/run.sh builds it so) or from shared libraries."""
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return "shared (libswiftCore.so)" if "libswiftCore.so" in out else "static (--static-swift-stdlib)"
+
+
 def skopeo(*args):
     if os.path.exists(SKOPEO_CACHE):
         os.remove(SKOPEO_CACHE)
@@ -167,7 +177,8 @@ def main():
     reps = max(1, min(a.reps, 20))
     ocictl = a.ocictl or os.path.join(HERE, "..", ".build", "release", "ocictl")
     if not os.path.exists(ocictl):
-        sys.exit(f"bench: {ocictl} missing; run: swift build -c release --product ocictl")
+        sys.exit(f"bench: {ocictl} missing; run: scripts/build-release.sh")
+    print(f"ocictl: {ocictl}; Swift runtime {swift_linkage(ocictl)}", flush=True)
     big, big_n = ("1M", 4) if a.quick else ("64M", 4)
     small, small_n = ("64K", 10) if a.quick else ("64K", 100)
     huge = "16M" if a.quick else "1G"

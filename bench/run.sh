@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds ocictl in release mode and runs the benchmark against skopeo. Usage: bench/run.sh [--reps N] [--quick] [--cases i,...,viii]
+# Builds ocictl as it ships (scripts/build-release.sh) and runs the benchmark against skopeo.
+# Usage: bench/run.sh [--reps N] [--quick] [--cases i,...,ix]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build -c release --product ocictl
-python3 bench/bench.py --ocictl "$(swift build -c release --show-bin-path)/ocictl" "$@"
+ocictl="$(scripts/build-release.sh | tail -1)"
+python3 bench/bench.py --ocictl "$ocictl" "$@"
