@@ -26,19 +26,29 @@ public enum ContentReachability {
     public static func reachable(roots: [Descriptor], blobs: [OCIDigest: Int64],
                                  read: (OCIDigest) throws -> [UInt8]?) throws -> Set<OCIDigest> {
         var reached: Set<OCIDigest> = []
-        var pending = roots
+        // Index entries and an index's children are manifests even when their media type is missing or unknown
+        // (then it is sniffed); a manifest's config and layers are read only when their media type says manifest.
+        var pending = roots.map { (descriptor: $0, listed: true) }
         func drain() throws {
-            while let next = pending.popLast() {
+            while let (next, listed) = pending.popLast() {
                 guard reached.insert(next.digest).inserted else { continue }
-                guard MediaType.isManifest(next.mediaType), let size = blobs[next.digest] else { continue }
+                let declared = MediaType.isManifest(next.mediaType)
+                guard declared || listed, let size = blobs[next.digest] else { continue }
                 guard size <= Int64(ContentLimits.maxManifestBytes), let bytes = try read(next.digest) else {
+                    if !declared { continue }
                     throw ContentError.unsupported("manifest \(next.digest) cannot be read; nothing was collected")
                 }
+                let mediaType = declared ? next.mediaType : ManifestDocument.sniffMediaType(bytes) ?? next.mediaType
+                guard MediaType.isManifest(mediaType) else { continue }
                 let document: ManifestDocument
-                do { document = try ManifestDocument.decode(bytes, mediaType: next.mediaType) } catch {
+                do { document = try ManifestDocument.decode(bytes, mediaType: mediaType) } catch {
                     throw ContentError.unsupported("manifest \(next.digest) cannot be parsed (\(error)); nothing was collected")
                 }
-                pending += document.children
+                if case .index = document {
+                    pending += document.children.map { ($0, true) }
+                } else {
+                    pending += document.children.map { ($0, false) }
+                }
             }
         }
         try drain()
@@ -55,7 +65,7 @@ public enum ContentReachability {
         while changed {
             changed = false
             for referrer in referrers where !reached.contains(referrer.descriptor.digest) && reached.contains(referrer.subject) {
-                pending.append(referrer.descriptor)
+                pending.append((referrer.descriptor, true))
                 try drain()
                 changed = true
             }

@@ -103,7 +103,7 @@ final class ResumeTests: XCTestCase {
         let (descriptor, bytes) = blob(1 << 20)
         try FileManager.default.createDirectory(atPath: dir + "/blobs/sha256", withIntermediateDirectories: true)
         let partialPath = PartialFile.path(for: entryPath(cache, descriptor))
-        FileManager.default.createFile(atPath: partialPath, contents: Data(bytes[0..<400_000]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: partialPath, contents: Data(bytes[0..<400_000])))
         let source = Source(bytes)
         struct NoRanges: Error {}
         let stream = try await cache.fetch(descriptor, orDownloadFrom: { offset in

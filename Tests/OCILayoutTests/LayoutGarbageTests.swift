@@ -72,6 +72,13 @@ final class LayoutGarbageTests: XCTestCase {
         let collected = try await store.collectGarbage(sparingModifiedAfter: Date(timeIntervalSinceNow: 3600))
         XCTAssertEqual(Set(collected.removed), [two.digest, layerTwo.digest])
 
+        // An index.json entry without a usable media type is still read as the manifest it is: its layer stays.
+        let (four, layerFour) = try await image(store, config: config, layer: pseudoRandomBytes(count: 4000, seed: 4))
+        try await store.tag(Descriptor(mediaType: "", digest: four.digest, size: four.size), as: "four")
+        let sniffed = try await store.collectGarbage()
+        XCTAssertEqual(sniffed, GarbageCollection())
+        XCTAssertTrue(FileManager.default.fileExists(atPath: store.blobPath(for: layerFour.digest)))
+
         // A tagged manifest whose blob is not JSON: nothing can be known, so nothing is removed.
         let bogus = try await put(store, Array("not json".utf8), MediaType.ociManifest)
         try await store.tag(bogus, as: "bogus")
