@@ -13,7 +13,8 @@ import OCITar
 /// - Writing streams each blob straight into a new tar beside the archive (sizes come from the descriptors),
 ///   verified while it is written, and `close()` adds `index.json` last and renames the new tar over the
 ///   archive: readers see the old archive or the new one. With `.update`, an existing archive's entries are
-///   copied into the new tar first (the archive is rewritten); nothing is rewritten when nothing was added.
+///   copied into the new tar at `close()` (the archive is rewritten), but those `collectGarbage()` dropped;
+///   nothing is rewritten when nothing changed.
 ///   A blob that fails verification mid-entry spoils the new tar: `close()` then throws and leaves the old
 ///   archive as it was.
 ///
@@ -42,6 +43,10 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
     private var layoutFile: [UInt8]?
     /// Blobs written into the new tar this session.
     private var written: [OCIDigest: Int64] = [:]
+    /// The manifests among them (small, kept for garbage collection, which must read them).
+    private var writtenManifests: [OCIDigest: [UInt8]] = [:]
+    /// Entries of the old archive that `collectGarbage` dropped: not copied into the new tar.
+    private var dropped: Set<String> = []
     private var writer: ArchiveWriter?
     private var indexChanged = false
     private var closed = false
@@ -150,10 +155,13 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
         }
         let writer = try openWriter()
         try writer.begin(Self.blobName(descriptor.digest), size: descriptor.size)
+        var manifest: [UInt8]? = MediaType.isManifest(descriptor.mediaType)
+            && descriptor.size <= Int64(ContentLimits.maxManifestBytes) ? [] : nil
         do {
             for try await chunk in content.verifying(VerificationTarget(digest: descriptor.digest, size: descriptor.size))
                 where !chunk.isEmpty {
                 try writer.write(chunk)
+                manifest?.append(contentsOf: chunk)
             }
             try writer.end()
         } catch {
@@ -161,6 +169,7 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
             throw error
         }
         written[descriptor.digest] = descriptor.size
+        if let manifest { writtenManifests[descriptor.digest] = manifest }
     }
 
     /// Points `reference` at `descriptor` (whose blob must be in the archive) in index.json.
@@ -179,7 +188,59 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
         indexChanged = true
     }
 
-    /// Removes every index.json entry with the descriptor's digest (blobs stay, as in a layout without GC).
+    /// Removes every index.json entry named `name` (the blobs stay until `collectGarbage`). Throws
+    /// `ContentError.notFound` when there is none.
+    public func untag(_ name: String) throws {
+        try requireWritable()
+        let before = document.manifests.count
+        document.manifests.removeAll { $0.annotations?[Annotation.refName] == name }
+        guard document.manifests.count != before else {
+            throw ContentError.notFound("tag \"\(name)\" in OCI archive \(path)")
+        }
+        indexChanged = true
+    }
+
+    /// Drops from the archive the blobs that no index.json entry reaches (`ContentReachability`: children of
+    /// reachable manifests and the referrers of reachable manifests stay), as `OCILayoutStore.collectGarbage`
+    /// does for a layout; returns what is dropped (with `dryRun`, what would be). The old archive's unreachable
+    /// entries are then not copied into the new tar at `close()`; blobs written in this session stay.
+    public func collectGarbage(dryRun: Bool = false) throws -> GarbageCollection {
+        try requireWritable()
+        var sizes: [OCIDigest: Int64] = written
+        var names: [OCIDigest: String] = [:]
+        for (name, entry) in entries {
+            let parts = name.split(separator: "/")
+            guard parts.count == 3, parts[0] == "blobs", let digest = OCIDigest("\(parts[1]):\(parts[2])") else { continue }
+            sizes[digest] = entry.size
+            names[digest] = name
+        }
+        let reachable = try ContentReachability.reachable(roots: document.manifests, blobs: sizes) { digest in
+            if let bytes = writtenManifests[digest] { return bytes }
+            guard let name = names[digest], let entry = entries[name] else { return nil }
+            return try Self.read(path, entry)
+        }
+        var result = GarbageCollection()
+        for (digest, name) in names.sorted(by: { $0.key.description < $1.key.description })
+            where !reachable.contains(digest) && written[digest] == nil {
+            result.removed.append(digest)
+            result.bytes += sizes[digest] ?? 0
+            if !dryRun {
+                dropped.insert(name)
+                entries[name] = nil
+            }
+        }
+        return result
+    }
+
+    /// The bytes of an entry of the archive at `path`, read at its offset.
+    private static func read(_ path: String, _ entry: ArchiveEntry) throws -> [UInt8] {
+        let reader = FileRangeReader(path: path, range: entry.offset..<(entry.offset + entry.size), chunkSize: 1 << 20)
+        var bytes: [UInt8] = []
+        while let chunk = try reader.next() { bytes += chunk }
+        return bytes
+    }
+
+    /// Removes every index.json entry with the descriptor's digest (blobs stay until `collectGarbage`).
     public func delete(_ descriptor: Descriptor) async throws {
         try requireWritable()
         let before = document.manifests.count
@@ -200,10 +261,20 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
         guard !closed else { return }
         closed = true
         guard mode != .read else { return }
-        guard writer != nil || indexChanged || (mode == .create && !FileManager.default.fileExists(atPath: path)) else {
+        guard writer != nil || indexChanged || !dropped.isEmpty
+                || (mode == .create && !FileManager.default.fileExists(atPath: path)) else {
             return
         }
         let writer = try openWriter()
+        if mode == .update, FileManager.default.fileExists(atPath: path) {
+            // The old archive's entries (but those garbage collection dropped) follow this session's blobs.
+            do {
+                try writer.copyEntries(from: path, except: dropped.union(["index.json", "oci-layout"]))
+            } catch {
+                writer.discard()
+                throw error
+            }
+        }
         let layout = layoutFile ?? Array("{\"imageLayoutVersion\":\"\(OCILayoutStore.layoutVersion)\"}".utf8)
         let index: [UInt8]
         do { index = try JSONCoding.encode(document) } catch {
@@ -226,15 +297,13 @@ public actor OCIArchiveStore: Target, TagLister, ContentDeleter {
         guard !closed else { throw ContentError.unsupported("OCI archive \(path) is closed") }
     }
 
-    /// The new tar, started on first use: directories, then (for `.update`) the old archive's entries.
+    /// The new tar, started on first use with its directories; (for `.update`) the old archive's entries are
+    /// copied in at `close()`, once garbage collection has had its say.
     private func openWriter() throws -> ArchiveWriter {
         if let writer { return writer }
         let made = try ArchiveWriter(destination: path)
         do {
             try made.directories()
-            if mode == .update, FileManager.default.fileExists(atPath: path) {
-                try made.copyEntries(from: path, except: ["index.json", "oci-layout"])
-            }
         } catch {
             made.discard()
             throw error

@@ -35,6 +35,12 @@ public struct CacheOptions: Sendable {
     public var coalescingStallTimeout: Duration
     /// The clock used for entry ages and hit decay.
     public var clock: @Sendable () -> Date
+    /// For the resumable read-through (`ContentCache.fetch(_:orDownloadFrom:)`, which `CachingFetcher` uses):
+    /// whether a download that fails in this process (the upstream broke off after its own retries, or the reader
+    /// stopped) keeps its partial entry for the next miss to resume. Default false: a failure the process sees
+    /// leaves nothing partial, as for layouts; only a process that dies (SIGKILL, a power cut) leaves its partial
+    /// entry, and the next miss resumes it.
+    public var keepsBrokenDownloads: Bool
 
     /// Options with the defaults: a temporary directory, no size limit, no overlay.
     public init(directory: String? = nil, sizeLimit: Int64? = nil, inMemoryOverlay: Bool = false,
@@ -57,6 +63,7 @@ public struct CacheOptions: Sendable {
         self.temporaryFileMaxAge = .seconds(3600)
         self.coalescingStallTimeout = .seconds(60)
         self.clock = { Date() }
+        self.keepsBrokenDownloads = false
     }
 
     func validate() throws(CacheError) {

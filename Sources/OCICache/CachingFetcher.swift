@@ -15,10 +15,14 @@ public struct CachingFetcher: ContentFetcher {
         self.cache = cache
     }
 
-    /// Streams from the cache on a hit; on a miss downloads from `upstream` once and fills the cache.
+    /// Streams from the cache on a hit; on a miss downloads from `upstream` once and fills the cache. The miss is
+    /// resumable (`ContentCache.fetch(_:orDownloadFrom:)`): a partial entry that a killed process left is
+    /// continued with `upstream.fetch(_:offset:)` (an HTTP `Range` request for a registry) instead of started over.
     public func fetch(_ descriptor: Descriptor) async throws -> ByteStream {
         let upstream = self.upstream
-        return try await cache.fetch(descriptor, orDownload: { try await upstream.fetch(descriptor) })
+        return try await cache.fetch(descriptor, orDownloadFrom: { offset in
+            offset > 0 ? try await upstream.fetch(descriptor, offset: offset) : try await upstream.fetch(descriptor)
+        })
     }
 
     /// True when the cache holds the content, else asks the upstream.

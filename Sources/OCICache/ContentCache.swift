@@ -32,6 +32,7 @@ public final class ContentCache: ContentFetcher, ContentPusher, Sendable {
     let eagerVerificationLimit: Int64
     let temporaryMaxAge: Double
     let stallTimeout: Duration
+    let keepsBrokenDownloads: Bool
     let clock: @Sendable () -> Date
     private let ownsDirectory: Bool
     private let writeFailureReported = Locked(false)
@@ -53,6 +54,7 @@ public final class ContentCache: ContentFetcher, ContentPusher, Sendable {
         eagerVerificationLimit = options.eagerVerificationLimit
         temporaryMaxAge = Self.seconds(options.temporaryFileMaxAge)
         stallTimeout = options.coalescingStallTimeout
+        keepsBrokenDownloads = options.keepsBrokenDownloads
         metrics = CacheMetrics(id: options.id, factory: options.metricsFactory ?? MetricsSystem.factory)
 
         if let dir = options.directory {

@@ -73,8 +73,8 @@ extension OCILayoutStore {
     }
 
     /// Removes every index.json entry with the descriptor's digest, then the blob. Children of a deleted
-    /// manifest are not removed (there is no garbage collection). Throws `ContentError.notFound` when there
-    /// was neither an entry nor a blob.
+    /// manifest are not removed (`collectGarbage` removes what nothing reaches any more). Throws
+    /// `ContentError.notFound` when there was neither an entry nor a blob.
     public func delete(_ descriptor: Descriptor) async throws {
         var removedEntries = false
         try updateIndex { doc in

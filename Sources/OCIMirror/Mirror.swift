@@ -1,4 +1,5 @@
 import Foundation
+import OCIArchive
 import OCIKit
 import OCISync
 
@@ -52,6 +53,7 @@ public final class Mirror: Sendable {
     public func run(_ options: Options = Options()) async -> MirrorReport {
         let clock = ContinuousClock()
         let start = clock.now
+        let started = Date()
         let budgets = RateBudgets(mirror: self, onEvent: options.onEvent)
         var all: [MirrorItem] = []
         for (index, job) in configuration.sync.enumerated() {
@@ -65,7 +67,7 @@ public final class Mirror: Sendable {
                 if planFailed && !options.keepGoing {
                     for i in items.indices where items[i].status == .planned { items[i].status = .notRun }
                 } else {
-                    items = await execute(items, options: options, budgets: budgets)
+                    items = await execute(items, options: options, budgets: budgets, started: started)
                 }
             }
             all += items
@@ -73,7 +75,10 @@ public final class Mirror: Sendable {
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return MirrorReport(dryRun: options.dryRun, shard: options.shard, items: all, seconds: seconds)
+        var report = MirrorReport(dryRun: options.dryRun, shard: options.shard, items: all, seconds: seconds)
+        report.summary.rateLimitWaits = await budgets.waits
+        report.summary.rateLimitWaitSeconds = await budgets.waitedSeconds
+        return report
     }
 
     // MARK: planning
@@ -219,7 +224,7 @@ public final class Mirror: Sendable {
 
     // MARK: running
 
-    private func execute(_ planned: [MirrorItem], options: Options, budgets: RateBudgets) async -> [MirrorItem] {
+    private func execute(_ planned: [MirrorItem], options: Options, budgets: RateBudgets, started: Date) async -> [MirrorItem] {
         var items = planned
         let stop = Locked(false)
         let copies = items.indices.filter { items[$0].action == .copy && items[$0].status == .planned }
@@ -263,6 +268,25 @@ public final class Mirror: Sendable {
                 options.onEvent?(.finished(items[index]))
             case .copy, .list:
                 break
+            }
+        }
+        // What the deletions left unreachable in layouts and archives goes too (registries collect their own).
+        let pruned = Set(items.filter { $0.action == .delete && $0.status == .done }.compactMap { try? Self.store(of: $0.destination) })
+        for store in pruned.sorted(by: { $0.description < $1.description }) {
+            do {
+                let collected = try await collectGarbage(store, sparingModifiedAfter: started)
+                for index in items.indices where items[index].action == .delete && items[index].status == .done
+                    && (try? Self.store(of: items[index].destination)) == store {
+                    items[index].removedBlobs = collected.removed.count
+                    items[index].removedBytes = collected.bytes
+                    break
+                }
+            } catch {
+                for index in items.indices where items[index].action == .delete && items[index].status == .done
+                    && (try? Self.store(of: items[index].destination)) == store {
+                    items[index].status = .failed
+                    items[index].error = "the tag was deleted, but its blobs were not collected: \(Self.describe(error))"
+                }
             }
         }
         // Archives are written when everything for them has been copied; a failure there fails their items.
@@ -334,7 +358,28 @@ public final class Mirror: Sendable {
         case .layout(let path):
             try await OCILayoutStore(path: path, create: false).untag(item.tag)
         case .archive:
-            throw MirrorError.unsupportedEndpoint(item.destination, "pruning an archive is not supported; write a new archive instead")
+            try await archive(store).untag(item.tag)
+        }
+    }
+
+    /// The archive opened for writing in this run (the one every copy into it goes through).
+    private func archive(_ store: MirrorStore) async throws -> OCIArchiveStore {
+        guard let archive = try await targets.target(store, client: client, writing: true) as? OCIArchiveStore else {
+            throw MirrorError.unsupportedEndpoint(store.description, "it is not an OCI archive")
+        }
+        return archive
+    }
+
+    /// Removes the blobs of a layout or an archive that its remaining tags (and their referrers) do not reach.
+    /// Blobs of a layout modified after `sparingModifiedAfter` are kept (another shard may be copying them).
+    private func collectGarbage(_ store: MirrorStore, sparingModifiedAfter: Date) async throws -> GarbageCollection {
+        switch store {
+        case .registry:
+            return GarbageCollection()
+        case .layout(let path):
+            return try await OCILayoutStore(path: path, create: false).collectGarbage(sparingModifiedAfter: sparingModifiedAfter)
+        case .archive:
+            return try await archive(store).collectGarbage()
         }
     }
 

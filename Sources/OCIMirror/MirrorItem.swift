@@ -45,6 +45,10 @@ public struct MirrorItem: Sendable, Encodable {
     public var mounted = 0
     public var bytes: Int64 = 0
     public var referrers = 0
+    /// For a deletion from a layout or an archive: the blobs that no remaining tag reached any more, removed
+    /// after the run's deletions from that store (counted on its first deletion item).
+    public var removedBlobs = 0
+    public var removedBytes: Int64 = 0
     /// Why the item failed.
     public var error: String?
 
@@ -64,7 +68,7 @@ public struct MirrorItem: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case job, source, destination, tag, action, status, reason, sourceDigest, destinationDigest, copied, skipped,
-             mounted, bytes, referrers, error
+             mounted, bytes, referrers, removedBlobs, removedBytes, error
     }
 }
 
@@ -83,8 +87,14 @@ public struct MirrorReport: Sendable, Encodable {
         public var notRun = 0
         /// Blob bytes moved.
         public var bytes: Int64 = 0
+        /// Blobs removed from layouts and archives after prune deletions, and their bytes.
+        public var removedBlobs = 0
+        public var removedBytes: Int64 = 0
         /// Wall-clock seconds.
         public var seconds: Double = 0
+        /// How often the engine waited for a host's rate-limit window (`rateLimit: wait`), and for how long in all.
+        public var rateLimitWaits = 0
+        public var rateLimitWaitSeconds = 0
     }
 
     public var dryRun: Bool
@@ -114,6 +124,8 @@ public struct MirrorReport: Sendable, Encodable {
                 }
             }
             summary.bytes += item.bytes
+            summary.removedBlobs += item.removedBlobs
+            summary.removedBytes += item.removedBytes
         }
         summary.seconds = seconds
         self.summary = summary

@@ -46,6 +46,8 @@ actor TargetPool {
         var failures: [(MirrorStore, any Error)] = []
         for (store, archive) in archives {
             do { try await archive.close() } catch { failures.append((store, error)) }
+            // A rewritten archive has its entries at new offsets: a later job opens it afresh.
+            for key in targets.keys where key.store == store { targets[key] = nil }
         }
         archives = [:]
         return failures
@@ -64,6 +66,9 @@ actor RateBudgets {
     private let mirror: Mirror
     private let onEvent: (@Sendable (MirrorEvent) -> Void)?
     private var budgets: [String: Budget] = [:]
+    /// Every wait so far: how many, and the seconds waited in all.
+    private(set) var waits = 0
+    private(set) var waitedSeconds = 0
 
     init(mirror: Mirror, onEvent: (@Sendable (MirrorEvent) -> Void)?) {
         self.mirror = mirror
@@ -92,21 +97,48 @@ actor RateBudgets {
         }
         while let remaining = budget.remaining, remaining < cost {
             let detail = Self.describe(budget.limit, reserve: reserve, cost: cost)
+            if let limit = budget.limit?.limit, limit - reserve < cost {
+                // No window ever gives back enough: waiting would never end.
+                budgets[host] = budget
+                throw MirrorError.rateLimitExhausted(
+                    host: reference.host,
+                    detail: detail + "; the limit less the reserve is below what one image needs, so waiting cannot help")
+            }
             guard policy == .wait else {
                 budgets[host] = budget
                 throw MirrorError.rateLimitExhausted(host: reference.host, detail: detail)
             }
-            // The window slides: one pull comes back every window/limit seconds.
-            let window = budget.limit?.windowSeconds ?? 3600
-            let limit = max(1, budget.limit?.limit ?? 100)
-            let seconds = max(15, min(900, window * (cost - remaining) / limit))
+            let seconds = Self.waitSeconds(budget.limit, deficit: cost - remaining)
             onEvent?(.waiting(host: reference.host, seconds: seconds, reason: detail))
+            waits += 1
+            waitedSeconds += seconds
             try await Task.sleep(for: .seconds(seconds))
             budget = try await refresh(reference, tag: tag, reserve: reserve)
         }
         if let remaining = budget.remaining { budget.remaining = remaining - cost }
         budget.sinceRefresh += 1
         budgets[host] = budget
+    }
+
+    /// The shortest wait before the budget is read again (a registry with a window of a few seconds).
+    static let minimumWait = 1
+    /// The longest single wait (the budget is then read again, and the wait repeated if need be).
+    static let maximumWait = 900
+
+    /// How long to wait for `deficit` more pulls, from what the registry reports: the window slides, so one
+    /// pull comes back every window/limit seconds (Docker Hub's `100;w=21600`: 216 s a pull). Without a limit
+    /// the whole window; without a window a minute. Bounded by `minimumWait` and `maximumWait`.
+    static func waitSeconds(_ limit: RateLimit?, deficit: Int) -> Int {
+        let raw: Double
+        switch (limit?.windowSeconds, limit?.limit) {
+        case let (window?, pulls?) where pulls > 0:
+            raw = Double(window) * Double(max(1, deficit)) / Double(pulls)
+        case let (window?, _):
+            raw = Double(window)
+        default:
+            raw = 60
+        }
+        return min(maximumWait, max(minimumWait, Int(raw.rounded(.up))))
     }
 
     private func refresh(_ reference: Reference, tag: String, reserve: Int) async throws -> Budget {

@@ -14,6 +14,8 @@ final class BlobDownload: @unchecked Sendable {
     private var iterator: HTTPClientResponse.Body.AsyncIterator?
     private var offset: Int64 = 0
     private var resumes = 0
+    /// Bytes of the body still to drop: a registry that ignored the first request's `Range` sends the whole blob.
+    private var skip: Int64 = 0
     static let maxResumes = 5
 
     init(repository: RemoteRepository, url: URL, target: String, offset: Int64 = 0) {
@@ -23,10 +25,16 @@ final class BlobDownload: @unchecked Sendable {
         self.offset = offset
     }
 
-    /// Opens the download; returns the response's Content-Length, if any.
+    /// Opens the download; returns the response's Content-Length, if any. With `tolerateWholeBody`, a registry
+    /// that answers a `Range` request with 200 and the whole blob is read past the offset (the download moves
+    /// the skipped bytes once more, and works).
     @discardableResult
-    func start() async throws -> Int64? {
-        let response = try await repository.openBlob(url, offset: offset, target: target)
+    func start(tolerateWholeBody: Bool = false) async throws -> Int64? {
+        let response = try await repository.openBlob(url, offset: offset, target: target, tolerateWholeBody: tolerateWholeBody)
+        if offset > 0, response.status.code == 200 {
+            skip = offset
+            offset = 0
+        }
         iterator = response.body.makeAsyncIterator()
         return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
     }
@@ -42,6 +50,12 @@ final class BlobDownload: @unchecked Sendable {
                     return nil
                 }
                 offset += Int64(buffer.readableBytes)
+                if skip > 0 {
+                    let dropped = min(skip, Int64(buffer.readableBytes))
+                    buffer.moveReaderIndex(forwardBy: Int(dropped))
+                    skip -= dropped
+                    if buffer.readableBytes == 0 { continue }
+                }
                 return buffer.readBytes(length: buffer.readableBytes) ?? []
             } catch {
                 if error is CancellationError || Task.isCancelled { throw error }

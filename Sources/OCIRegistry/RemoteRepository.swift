@@ -259,7 +259,8 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
         return ByteStream { { try await download.next() } }.verifying(verification)
     }
 
-    /// Streams a blob from `offset` on with an HTTP range request (unverified unless offset is 0).
+    /// Streams a blob from `offset` on with an HTTP range request (unverified unless offset is 0). A registry
+    /// that ignores the range (200 and the whole blob) works too: the bytes before `offset` are dropped.
     public func fetch(_ descriptor: Descriptor, offset: Int64) async throws -> ByteStream {
         guard offset > 0, !MediaType.isManifest(descriptor.mediaType) else {
             let stream = try await fetch(descriptor)
@@ -267,7 +268,7 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
         }
         let target = "\(host)/\(name)@\(descriptor.digest)"
         let download = BlobDownload(repository: self, url: try await url("blobs/\(descriptor.digest)"), target: target, offset: offset)
-        try await download.start()
+        try await download.start(tolerateWholeBody: true)
         return ByteStream { { try await download.next() } }
     }
 
@@ -299,11 +300,12 @@ public struct RemoteRepository: Target, TagLister, ContentDeleter, BlobMounter, 
     }
 
     /// Opens a blob download at `offset` (a Range request when offset > 0). Used by `BlobDownload`.
-    func openBlob(_ url: URL, offset: Int64, target: String) async throws -> HTTPClientResponse {
+    func openBlob(_ url: URL, offset: Int64, target: String, tolerateWholeBody: Bool = false) async throws -> HTTPClientResponse {
         var headers = HTTPHeaders()
         if offset > 0 { headers.add(name: "Range", value: "bytes=\(offset)-") }
         let response = try await send(.GET, url, headers: headers, operation: "fetch blob", target: target)
         let expected: UInt = offset > 0 ? 206 : 200
+        if tolerateWholeBody, offset > 0, response.status.code == 200 { return response }
         guard response.status.code == expected else {
             if offset > 0, response.status.code == 200 {
                 _ = try? await readLimited(response.body, limit: 0)

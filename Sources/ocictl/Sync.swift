@@ -35,15 +35,18 @@ struct Sync: AsyncParsableCommand {
         }
         let json = global.json
         let options = Mirror.Options(dryRun: dryRun, keepGoing: keepGoing, shard: chosen) { event in
+            if case .waiting(let host, let seconds, let reason) = event {
+                // On stderr in both modes: stdout stays one JSON document with --json.
+                FileHandle.standardError.write(Data("ocictl: \(host): waiting \(seconds) s for the rate-limit window (\(reason))\n".utf8))
+                return
+            }
             guard !json else { return }
             switch event {
             case .planned(let item) where dryRun && item.status == .planned:
                 Self.printLine(Self.line(item))
             case .finished(let item):
                 Self.printLine(Self.line(item))
-            case .waiting(let host, let seconds, let reason):
-                FileHandle.standardError.write(Data("ocictl: \(host): waiting \(seconds) s for the rate-limit window (\(reason))\n".utf8))
-            case .planned:
+            case .planned, .waiting:
                 break
             }
         }
@@ -84,6 +87,9 @@ struct Sync: AsyncParsableCommand {
         var text = item.action == .list ? "\(what) \(item.source)" : "\(what) \(item.source) -> \(item.destination)"
         if let digest = item.sourceDigest, item.action != .delete { text += " \(digest)" }
         if item.status == .done, item.action == .copy { text += " (\(item.copied) copied, \(item.skipped) skipped, \(item.mounted) mounted, \(item.bytes) bytes)" }
+        if item.status == .done, item.action == .delete, item.removedBlobs > 0 {
+            text += " (\(item.removedBlobs) unreferenced blobs removed, \(item.removedBytes) bytes)"
+        }
         if item.status == .planned, let reason = item.reason { text += " (\(reason))" }
         if let error = item.error { text += ": \(error)" }
         return text
@@ -93,7 +99,9 @@ struct Sync: AsyncParsableCommand {
         let s = report.summary
         let verb = report.dryRun ? "would copy" : "copied"
         var text = "sync\(report.shard.map { " shard \($0)" } ?? ""): \(verb) \(s.copied), skipped \(s.skipped), "
-        text += "\(report.dryRun ? "would delete" : "deleted") \(s.deleted), failed \(s.failed)"
+        text += "\(report.dryRun ? "would delete" : "deleted") \(s.deleted)"
+        if s.removedBlobs > 0 { text += " (\(s.removedBlobs) blobs, \(s.removedBytes) bytes removed)" }
+        text += ", failed \(s.failed)"
         if s.notRun > 0 { text += ", not run \(s.notRun)" }
         text += ", \(s.bytes) bytes, \(String(format: "%.2f", s.seconds)) s"
         return text

@@ -303,6 +303,97 @@ final class SyncTests: XCTestCase {
         }
     }
 
+    /// `rateLimit: wait` against a registry whose window is short (`RateLimit-Limit: 2;w=2`): the first check
+    /// finds the budget exhausted, the engine waits as the window says (a second, not a fixed quarter hour),
+    /// checks again, finds it refilled and copies every image; the wait is reported on stderr and in the JSON
+    /// summary.
+    func testARateLimitWaitFollowsTheWindowThenCopiesEverything() async throws {
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let scratch = try TempDir(prefix: "it-sync-ratewait")
+        defer { scratch.remove() }
+        let tags = ["t1", "t2", "t3"]
+        func limited(_ remaining: Int) -> InProcessRegistry.Fault.Behavior {
+            .respond(status: 200, headers: ["RateLimit-Limit": "2;w=2", "RateLimit-Remaining": "\(remaining);w=2"])
+        }
+        // The plan's three HEADs pass; the engine's first check sees none left, every later one a refilled window.
+        let faults = [
+            InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited(0), times: 1, skip: tags.count),
+            InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited(2), skip: tags.count),
+        ]
+        try await withInProcessRegistry { registry in
+            let digests = try await Self.pushImages(host: registry.host, repository: "hub/app", tags: tags)
+            registry.setFaults(faults)
+            let layout = scratch.file("layout")
+            let config = try scratch.write("sync.yaml", Bytes.utf8("""
+                concurrency: 1
+                hosts: {"\(registry.host)": {rateLimit: wait}}
+                sync:
+                  - {source: "\(registry.host)/hub/app", destination: "ocidir://\(layout)"}
+                """))
+            let result = try await ocictl.run(["sync", config, "--json"])
+            XCTAssertEqual(result.status, 0, result.summary)
+            let summary = Self.summary(result)
+            XCTAssertEqual(summary["copied"] as? Int, 3, result.summary)
+            XCTAssertEqual(summary["failed"] as? Int, 0, result.summary)
+            XCTAssertEqual(summary["rateLimitWaits"] as? Int, 1, result.summary)
+            XCTAssertEqual(summary["rateLimitWaitSeconds"] as? Int, 1, "one pull comes back every 2/2 s: \(result.summary)")
+            XCTAssertTrue(result.stderrText.contains("\(registry.host): waiting 1 s for the rate-limit window (0 of 2 pulls left per 2 s"),
+                          result.stderrText)
+            for tag in tags {
+                let copied = try await OCIClient.withClient(configuration: OCIClient.Configuration()) { client in
+                    try await client.resolve("ocidir://\(layout):\(tag)").digest
+                }
+                XCTAssertEqual(copied, digests[tag], tag)
+            }
+        }
+    }
+
+    /// `reserve` keeps pulls back: with 3 left and 2 reserved one image is copied and the others stop with a
+    /// message that names the reserve. A reserve at or above the whole limit can never be met, so even
+    /// `rateLimit: wait` stops at once instead of waiting forever.
+    func testAReserveKeepsPullsBackAndAnImpossibleBudgetStopsEvenWithWait() async throws {
+        let ocictl = try OCICtl()
+        defer { ocictl.cleanup() }
+        let scratch = try TempDir(prefix: "it-sync-reserve")
+        defer { scratch.remove() }
+        let tags = ["t1", "t2", "t3"]
+        func limited(_ limit: String, _ remaining: Int) -> InProcessRegistry.Fault.Behavior {
+            .respond(status: 200, headers: ["RateLimit-Limit": limit, "RateLimit-Remaining": "\(remaining)"])
+        }
+        try await withInProcessRegistry { registry in
+            try await Self.pushImages(host: registry.host, repository: "hub/app", tags: tags)
+            registry.setFaults([
+                InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited("100;w=21600", 3), times: 1, skip: tags.count),
+                InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited("100;w=21600", 2), skip: tags.count),
+            ])
+            let config = try scratch.write("reserve.yaml", Bytes.utf8("""
+                concurrency: 1
+                hosts: {"\(registry.host)": {rateLimit: stop, reserve: 2}}
+                sync:
+                  - {source: "\(registry.host)/hub/app", destination: "ocidir://\(scratch.file("reserved"))"}
+                """))
+            let reserved = try await ocictl.run(["sync", config, "--keep-going"])
+            XCTAssertEqual(reserved.status, 1, reserved.summary)
+            XCTAssertTrue(reserved.stdoutText.contains("copied 1, skipped 0, deleted 0, failed 2"), reserved.summary)
+            XCTAssertTrue(reserved.stdoutText.contains("(2 of 100 pulls left per 21600 s, 2 kept in reserve; the next image needs 1)"),
+                          reserved.summary)
+
+            registry.setFaults([InProcessRegistry.Fault("HEAD", "/v2/hub/app/manifests/t*", limited("4;w=2", 4), skip: tags.count)])
+            let impossible = try scratch.write("impossible.yaml", Bytes.utf8("""
+                concurrency: 1
+                hosts: {"\(registry.host)": {rateLimit: wait, reserve: 4}}
+                sync:
+                  - {source: "\(registry.host)/hub/app", destination: "ocidir://\(scratch.file("never"))"}
+                """))
+            let never = try await ocictl.run(["sync", impossible, "--keep-going"])
+            XCTAssertEqual(never.status, 1, never.summary)
+            XCTAssertTrue(never.stdoutText.contains("copied 0, skipped 0, deleted 0, failed 3"), never.summary)
+            XCTAssertTrue(never.stdoutText.contains("waiting cannot help"), never.summary)
+            XCTAssertFalse(never.stderrText.contains("waiting"), "no wait: \(never.stderrText)")
+        }
+    }
+
     func testConfigurationErrorsNameTheKey() async throws {
         let ocictl = try OCICtl()
         defer { ocictl.cleanup() }
