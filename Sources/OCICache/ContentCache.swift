@@ -68,8 +68,16 @@ public final class ContentCache: ContentFetcher, ContentPusher, Sendable {
         layout = DiskLayout(root: directory)
         do {
             if !DiskLayout.isDirectory(directory) {
-                if case .success = FileStatus.of(directory) { throw CacheError.notADirectory(path: directory) }
-                try DiskLayout.makeDirectories(directory)
+                // mkdir -p copes with another process creating the directory at the same moment; only a path
+                // that is still no directory afterwards is the user's mistake.
+                do {
+                    try DiskLayout.makeDirectories(directory)
+                } catch {
+                    if !DiskLayout.isDirectory(directory), case .success = FileStatus.of(directory) {
+                        throw CacheError.notADirectory(path: directory)
+                    }
+                    throw error
+                }
             }
             try layout.prepareDirectory(for: .sha256)
         } catch CacheError.notADirectory(let path) {
