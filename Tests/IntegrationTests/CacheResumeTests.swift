@@ -14,30 +14,6 @@ final class CacheResumeTests: XCTestCase {
         "\(cache)/blobs/\(digest.algorithm.rawValue)/.\(digest.encoded).partial"
     }
 
-    /// Starts `ocictl ARGS`, kills it with SIGKILL once `file` holds at least `bytes`; returns the size then.
-    static func killWhenGrown(_ ocictl: OCICtl, _ arguments: [String], file: String, bytes: Int64) async throws -> Int64 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ocictl.binary)
-        process.arguments = arguments
-        process.environment = Subprocess.isolatedEnvironment(home: ocictl.home.path)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var killedAt: Int64 = -1
-        for _ in 0..<30_000 where process.isRunning {
-            let size = ResumableWriteTests.fileSize(file)
-            if size >= bytes {
-                kill(process.processIdentifier, SIGKILL)
-                killedAt = size
-                break
-            }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "killed mid-blob")
-        return killedAt
-    }
-
     /// Hidden files (partial entries, temporaries) in the cache, and entries whose content is not their digest.
     static func cacheProblems(_ cache: String) -> [String] {
         var problems: [String] = []
@@ -72,7 +48,7 @@ final class CacheResumeTests: XCTestCase {
             let arguments = ["pull", "--quiet", ref, "-o", output, "--cache-dir", cache]
             let partial = Self.partialEntry(cache, layer)
 
-            let killedAt = try await Self.killWhenGrown(ocictl, arguments, file: partial, bytes: 4 << 20)
+            let killedAt = try await ResumableWriteTests.killWhenGrown(ocictl, arguments, file: partial, bytes: 4 << 20)
             XCTAssertGreaterThan(killedAt, 0, "killed while the layer was being cached")
             let kept = ResumableWriteTests.fileSize(partial)
             XCTAssertGreaterThan(kept, 0, "the partial cache entry survives the kill")
@@ -116,7 +92,7 @@ final class CacheResumeTests: XCTestCase {
 
             // A slow body, so that the kill comes mid-blob.
             registry.setFaults([InProcessRegistry.Fault("GET", blobPath, .slowBody(chunkSize: 256 << 10, interval: .milliseconds(50)))])
-            let killedAt = try await Self.killWhenGrown(ocictl, arguments, file: partial, bytes: 1 << 20)
+            let killedAt = try await ResumableWriteTests.killWhenGrown(ocictl, arguments, file: partial, bytes: 1 << 20)
             XCTAssertGreaterThan(killedAt, 0, "killed while the layer was being cached")
             let kept = ResumableWriteTests.fileSize(partial)
             XCTAssertGreaterThan(kept, 0, "the partial cache entry survives the kill")

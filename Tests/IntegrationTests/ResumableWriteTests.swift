@@ -56,6 +56,30 @@ final class ResumableWriteTests: XCTestCase {
         return found
     }
 
+    /// Starts `ocictl ARGS`, kills it with SIGKILL once `file` holds at least `bytes`; returns the size then.
+    static func killWhenGrown(_ ocictl: OCICtl, _ arguments: [String], file: String, bytes: Int64) async throws -> Int64 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ocictl.binary)
+        process.arguments = arguments
+        process.environment = Subprocess.isolatedEnvironment(home: ocictl.home.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var killedAt: Int64 = -1
+        for _ in 0..<30_000 where process.isRunning {
+            let size = fileSize(file)
+            if size >= bytes {
+                kill(process.processIdentifier, SIGKILL)
+                killedAt = size
+                break
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "killed mid-blob")
+        return killedAt
+    }
+
     static func fileSize(_ path: String) -> Int64 {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? -1
     }
@@ -77,24 +101,7 @@ final class ResumableWriteTests: XCTestCase {
             let arguments = ["copy", "--quiet", "\(registry.host)/big/app:v1", "ocidir://\(layout):v1"]
             let partial = "\(layout)/blobs/sha256/.\(layer.digest.encoded).partial"
 
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ocictl.binary)
-            process.arguments = arguments
-            process.environment = Subprocess.isolatedEnvironment(home: ocictl.home.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var killedAt: Int64 = -1
-            for _ in 0..<20_000 where process.isRunning {
-                let size = Self.fileSize(partial)
-                if size >= 4 << 20 {
-                    kill(process.processIdentifier, SIGKILL)
-                    killedAt = size
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(1))
-            }
-            process.waitUntilExit()
+            let killedAt = try await Self.killWhenGrown(ocictl, arguments, file: partial, bytes: 4 << 20)
             XCTAssertGreaterThan(killedAt, 0, "killed while the layer was being written")
             let kept = Self.fileSize(partial)
             XCTAssertGreaterThan(kept, 0, "the partial blob survives the kill")

@@ -352,20 +352,25 @@ final class RegistryClientTests: XCTestCase {
             // "localhost" is allowed by default; a public name is not reachable here, so check the policy on the
             // classifier and that .never refuses loopback.
             XCTAssertTrue(HostClassifier.allowsPlainHTTPByDefault(server.host))
-            var strict = testConfiguration()
-            strict.plainHTTP = .never
-            let client = try RegistryClient(configuration: strict)
-            do {
-                _ = try await client.repository(host: server.host, name: "r").tags()
-                XCTFail("expected a TLS or transport error")
-            } catch let error as RegistryError {
-                switch error {
-                case .tls, .transport: break
-                default: XCTFail("\(error)")
-                }
-            }
-            try await client.shutdown()
+            try await assertHTTPSOnlyFails(host: server.host)
         }
+    }
+
+    /// A client with `plainHTTP = .never` fails against `host` (a plain-HTTP registry) with a TLS or transport error.
+    private func assertHTTPSOnlyFails(host: String) async throws {
+        var strict = testConfiguration()
+        strict.plainHTTP = .never
+        let client = try RegistryClient(configuration: strict)
+        do {
+            _ = try await client.repository(host: host, name: "r").tags()
+            XCTFail("expected a TLS or transport error")
+        } catch let error as RegistryError {
+            switch error {
+            case .tls, .transport: break
+            default: XCTFail("\(error)")
+            }
+        }
+        try await client.shutdown()
     }
 
     // A loopback registry is pinged over plain HTTP first: no TLS handshake reaches a plain-HTTP port, and the one
@@ -384,19 +389,7 @@ final class RegistryClientTests: XCTestCase {
         }
         // With plain HTTP refused, the same port only ever sees TLS handshakes.
         try await FakeHTTPServer.withServer(handler: { _ in .json(200, "{}") }) { server in
-            var strict = testConfiguration()
-            strict.plainHTTP = .never
-            let client = try RegistryClient(configuration: strict)
-            do {
-                _ = try await client.repository(host: server.host, name: "r").tags()
-                XCTFail("expected a TLS or transport error")
-            } catch let error as RegistryError {
-                switch error {
-                case .tls, .transport: break
-                default: XCTFail("\(error)")
-                }
-            }
-            try await client.shutdown()
+            try await assertHTTPSOnlyFails(host: server.host)
             XCTAssertGreaterThan(server.tlsHandshakes(), 0)
             XCTAssertTrue(server.requests().isEmpty)
         }
