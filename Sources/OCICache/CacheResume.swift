@@ -73,20 +73,11 @@ extension ContentCache {
 
     /// Renames a complete partial file into place and records it, as `commit(_:_:)` does for temporary files.
     func commit(partial: PartialFile, _ descriptor: Descriptor) throws(CacheError) {
-        let name = DiskLayout.name(of: descriptor.digest)
-        let pin = Pin(name, in: state)
-        defer { pin.release() }
-        let now = clock()
-        try layout.withFileLock { () throws(CacheError) -> Void in
-            if state.withLock({ $0.closed }) {
-                partial.release()
-                throw CacheError.closed
-            }
+        try commitEntry(descriptor, discard: { partial.release() }) { () throws(CacheError) -> Int64 in
             let size = partial.size
             do throws(FileSystemError) { try partial.commit() } catch { throw .writeFailed(path: error.path, reason: error.reason) }
-            update { $0.record(name, size: size, createdAt: now) }
+            return size
         }
-        collectGarbage()
     }
 }
 

@@ -235,17 +235,27 @@ public final class ContentCache: ContentFetcher, ContentPusher, Sendable {
     /// Renames a verified temporary file into place, records it and runs garbage collection, keeping the new
     /// entry pinned meanwhile so it survives its own collection.
     func commit(_ temporary: TemporaryFile, _ descriptor: Descriptor) throws(CacheError) {
+        try commitEntry(descriptor, discard: { temporary.discard() }) { () throws(CacheError) -> Int64 in
+            try temporary.commit()
+            return temporary.bytesWritten
+        }
+    }
+
+    /// Moves a finished file into place as `descriptor`'s entry (`move` renames it and returns its size) and
+    /// records it, under the file lock and pinned so that it survives the garbage collection that follows; a
+    /// closed cache `discard`s the file instead.
+    func commitEntry(_ descriptor: Descriptor, discard: () -> Void, move: () throws(CacheError) -> Int64) throws(CacheError) {
         let name = DiskLayout.name(of: descriptor.digest)
         let pin = Pin(name, in: state)
         defer { pin.release() }
         let now = clock()
         try layout.withFileLock { () throws(CacheError) -> Void in
             if state.withLock({ $0.closed }) {
-                temporary.discard()
+                discard()
                 throw CacheError.closed
             }
-            try temporary.commit()
-            update { $0.record(name, size: temporary.bytesWritten, createdAt: now) }
+            let size = try move()
+            update { $0.record(name, size: size, createdAt: now) }
         }
         collectGarbage()
     }
